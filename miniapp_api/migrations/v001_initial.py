@@ -1,0 +1,8 @@
+"""v001: every table of the first release."""
+from ..models import ALL_MODELS
+
+VERSION = 1
+
+
+def apply(db) -> None:
+    db.create_tables(ALL_MODELS, safe=True)
