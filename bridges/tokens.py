@@ -1,0 +1,109 @@
+"""Platform access tokens shared by every process through the database.
+
+A new classic WeChat token retires the previous one five minutes later, so if each process
+fetched its own, they would keep knocking each other's tokens out. Instead one row per token
+(``PlatformToken``) holds the current value: readers take it as long as it is fresh, and a
+process that finds it stale takes the write lock, looks again (another process may have just
+refreshed it) and only then asks the platform.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.db import write_tx
+from miniapp_api.models import PlatformToken
+from miniapp_api.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+def _fresh(row: PlatformToken | None, now: datetime, margin: timedelta) -> bool:
+    return bool(row and row.value and row.expires_at and row.expires_at - margin > now)
+
+
+class DbTokenStore:
+    """Access tokens cached in the ``platform_token`` table, refreshed by one caller at a time."""
+
+    def get_or_fetch(
+        self,
+        name: str,
+        fetch: Callable[[], tuple[str, int]],
+        *,
+        margin_seconds: int = 300,
+        now: datetime | None = None,
+    ) -> str:
+        """Return the token called ``name``, fetching a new one only when it is missing or stale.
+
+        A token is stale when it expires within ``margin_seconds``. ``fetch()`` returns
+        ``(token, expires_in_seconds)`` and is called under the write lock, after a second look
+        at the row, so concurrent callers (threads or processes) trigger one fetch, not many.
+        Whatever ``fetch`` raises propagates and nothing is stored.
+
+        Call it outside any open transaction: inside one, the write lock becomes a savepoint
+        of the caller's transaction (and on SQLite a deferred one may fail to take the lock).
+        """
+        now = now or utcnow()
+        margin = timedelta(seconds=margin_seconds)
+        opened = database.connect(reuse_if_open=True)
+        try:
+            row = PlatformToken.get_or_none(PlatformToken.name == name)
+            if _fresh(row, now, margin):
+                return row.value
+            with write_tx():
+                row = self._locked_row(name)
+                if _fresh(row, now, margin):
+                    return row.value
+                value, expires_in = fetch()
+                # Measure expiry from when the answer arrived, not from when we were called.
+                fetched_at = max(now, utcnow())
+                PlatformToken.insert(
+                    name=name,
+                    value=value,
+                    expires_at=fetched_at + timedelta(seconds=int(expires_in)),
+                    fetched_at=fetched_at,
+                ).on_conflict(
+                    conflict_target=[PlatformToken.name],
+                    preserve=[PlatformToken.value, PlatformToken.expires_at, PlatformToken.fetched_at],
+                ).execute()
+                logger.info("platform token refreshed: %s (expires in %ss)", name, expires_in)
+                return value
+        finally:
+            if opened:
+                database.close()
+
+    def invalidate(self, name: str, value: str) -> bool:
+        """Forget token ``name`` if it still equals ``value``; return whether it was forgotten.
+
+        Comparing with the value the caller actually used means a late 40001 for an old token
+        does not throw away the fresh token another process stored meanwhile.
+        """
+        opened = database.connect(reuse_if_open=True)
+        try:
+            with write_tx():
+                count = (
+                    PlatformToken.update(value="", expires_at=None)
+                    .where((PlatformToken.name == name) & (PlatformToken.value == value))
+                    .execute()
+                )
+            if count:
+                logger.info("platform token invalidated: %s", name)
+            return bool(count)
+        finally:
+            if opened:
+                database.close()
+
+    @staticmethod
+    def _locked_row(name: str) -> PlatformToken | None:
+        """Read the row inside the write transaction, locking it where the database allows."""
+        if not is_postgres():
+            # SQLite: write_tx() is BEGIN IMMEDIATE, which already holds the database write lock.
+            return PlatformToken.get_or_none(PlatformToken.name == name)
+        # PostgreSQL locks rows, not the database: make sure the row exists, then lock it so a
+        # second process waits here until the first has stored its token.
+        PlatformToken.insert(name=name, value="").on_conflict_ignore().execute()
+        return PlatformToken.select().where(PlatformToken.name == name).for_update().get()

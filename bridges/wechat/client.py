@@ -1,0 +1,259 @@
+"""The one WeChat client: wechatpy underneath, with the gaps PLATFORMS.md §6.1 lists filled.
+
+What wechatpy does not do and this module does:
+
+- every call (the token too) goes to ``settings.api_base_url``, so tests and ``make demo``
+  reach the local fake exactly as production reaches WeChat;
+- the access token lives in the database (:class:`bridges.tokens.DbTokenStore`) and is
+  shared by every process, because each new classic token retires the previous one;
+- a rejected token is refreshed once and the call retried once (wechatpy's own retry has no
+  bound, a server that keeps answering 40001 makes it recurse until the stack runs out);
+- msgSecCheck v2 and subscribe messages with ``miniprogram_state``/``lang``;
+- one place turns wechatpy and ``requests`` failures into :mod:`bridges.errors`.
+
+Nothing here logs a secret, a token or a session_key: only errcodes and exception class names.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from wechatpy import WeChatClient as SdkClient
+from wechatpy.client.api.base import BaseWeChatAPI
+from wechatpy.exceptions import WeChatClientException
+
+from bridges.errors import PlatformError
+from bridges.errors import Unavailable
+from bridges.tokens import DbTokenStore
+from bridges.wechat.errcodes import TOKEN_ERRCODES
+from miniapp_api.config import WechatSettings
+
+logger = logging.getLogger(__name__)
+
+WECHAT_ORIGIN = "https://api.weixin.qq.com"
+
+
+@dataclass(frozen=True)
+class WechatSession:
+    """What ``code2Session`` answers. ``session_key`` must never leave the server."""
+
+    openid: str
+    session_key: str
+    unionid: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A msgSecCheck v2 result: ``suggest`` is ``pass``, ``review`` or ``risky``."""
+
+    suggest: str
+    label: int
+    trace_id: str
+
+
+class _Sdk(SdkClient):
+    """wechatpy's client, taking its token from a callable instead of its own memory cache."""
+
+    def __init__(self, appid: str, secret: str, *, base_url: str, timeout: float,
+                 token_getter: Callable[[], str]):
+        super().__init__(appid, secret, timeout=timeout, auto_retry=False)
+        self._token_getter = token_getter
+        self._token_url = f"{base_url}/cgi-bin/token"
+        # API groups read their base from an attribute; set it on each instance so all of
+        # them (not only wxa) talk to our base URL, keeping any path after the origin.
+        self.API_BASE_URL = f"{base_url}/cgi-bin/"
+        # (vars(), not dir(): wechatpy's __new__ stores the groups on the instance, and
+        # dir() + getattr would evaluate the access_token property, i.e. fetch a token.)
+        for api in vars(self).values():
+            if isinstance(api, BaseWeChatAPI):
+                default = getattr(api, "API_BASE_URL", "") or ""
+                if default.startswith(WECHAT_ORIGIN):
+                    api.API_BASE_URL = base_url + default[len(WECHAT_ORIGIN):]
+
+    @property
+    def access_token(self) -> str:
+        # wechatpy reads this for every request it builds (code_to_session included).
+        return self._token_getter()
+
+    def fetch_access_token(self) -> dict:
+        """GET ``{base}/cgi-bin/token`` with a timeout; raise like wechatpy does on errcodes."""
+        res = self._http.get(
+            self._token_url,
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            timeout=self.timeout,
+        )
+        res.raise_for_status()
+        return self._handle_result(res)
+
+
+def _http_failure(operation: str, status: int | None) -> Exception:
+    logger.warning("wechat %s failed: HTTP %s", operation, status)
+    if status is None or status >= 500:
+        return Unavailable(f"wechat {operation}: HTTP {status}")
+    # A 4xx means a wrong URL or request, not an outage: let the caller see it as an error.
+    return PlatformError(None, f"HTTP {status}")
+
+
+@contextlib.contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    """Turn wechatpy / requests failures into bridges.errors (the one place that does it).
+
+    ``from None`` on purpose: requests' messages and the chained exceptions carry URLs with
+    the secret or the access token in them, and tracebacks end up in logs.
+    """
+    try:
+        yield
+    except WeChatClientException as exc:
+        if exc.errcode is None:  # wechatpy's wrapper around raise_for_status()
+            raise _http_failure(operation, getattr(exc.response, "status_code", None)) from None
+        errcode = int(exc.errcode)
+        if errcode == -1:
+            logger.warning("wechat %s failed: errcode -1 (system busy)", operation)
+            raise Unavailable(f"wechat {operation}: system busy (errcode -1)") from None
+        # An errcode is an answer, often about the user (used code, no consent): info, not warning.
+        logger.info("wechat %s answered errcode %s", operation, errcode)
+        raise PlatformError(errcode, str(exc.errmsg or "")) from None
+    except requests.HTTPError as exc:
+        raise _http_failure(operation, getattr(exc.response, "status_code", None)) from None
+    except requests.RequestException as exc:  # timeouts, refused connections, bad URLs…
+        logger.warning("wechat %s failed: %s", operation, type(exc).__name__)
+        raise Unavailable(f"wechat {operation}: {type(exc).__name__}") from None
+
+
+def _as_dict(result: Any, operation: str) -> dict:
+    # wechatpy hands back the raw Response when the body is not JSON (an HTML error page…).
+    if not isinstance(result, dict):
+        logger.warning("wechat %s failed: answer is not JSON", operation)
+        raise Unavailable(f"wechat {operation}: answer is not JSON")
+    return result
+
+
+class WechatClient:
+    """WeChat mini-program server APIs for one appid, sharing its access token via the DB.
+
+    Thread-safe enough for Flask's threads and the worker: the only per-call state (which
+    token this thread just used) is thread-local. Call :meth:`close` when done.
+    """
+
+    def __init__(self, settings: WechatSettings, tokens: DbTokenStore):
+        self._settings = settings
+        self._tokens = tokens
+        self._token_name = f"wechat:{settings.appid}"
+        self._local = threading.local()
+        self._sdk = _Sdk(
+            settings.appid,
+            settings.secret,
+            base_url=settings.api_base_url.rstrip("/"),
+            timeout=settings.request_timeout_seconds,
+            token_getter=self.access_token,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._sdk._http.close()
+
+    def __enter__(self) -> WechatClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- token ------------------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        """The shared access token, fetched from ``{api_base_url}/cgi-bin/token`` when stale."""
+        token = self._tokens.get_or_fetch(self._token_name, self._fetch_token)
+        self._local.token = token
+        return token
+
+    def _fetch_token(self) -> tuple[str, int]:
+        # Translated here, so a 40001 from the token endpoint itself (wrong secret) is a plain
+        # PlatformError and never mistaken for "this token went stale, refresh and retry".
+        with _translated("token"):
+            result = _as_dict(self._sdk.fetch_access_token(), "token")
+        token = result.get("access_token")
+        if not token:
+            raise Unavailable("wechat token: answer has no access_token")
+        return str(token), int(result.get("expires_in", 7200))
+
+    def _call(self, operation: str, request: Callable[[], Any]) -> dict:
+        """Run one API request with the bounded token retry and error translation."""
+        with _translated(operation):
+            try:
+                result = request()
+            except WeChatClientException as exc:
+                if exc.errcode is None or int(exc.errcode) not in TOKEN_ERRCODES:
+                    raise
+                # Forget exactly the token we used (another process may already have a newer
+                # one), fetch once, retry once; a second token error is raised as is.
+                logger.warning("wechat %s: token rejected (errcode %s), refreshing once",
+                               operation, exc.errcode)
+                self._tokens.invalidate(self._token_name, getattr(self._local, "token", ""))
+                result = request()
+            return _as_dict(result, operation)
+
+    # --- APIs ---------------------------------------------------------------------------------
+
+    def code_to_session(self, code: str) -> WechatSession:
+        """Exchange a ``wx.login`` code for the user's openid (auth.code2Session).
+
+        Raises PlatformError 40029 (invalid/expired), 40163 (used), 45011 (rate limited),
+        40226 (risky user); Unavailable when WeChat does not answer properly.
+        """
+        result = self._call("code2session", lambda: self._sdk.wxa.code_to_session(code))
+        if not result.get("openid") or not result.get("session_key"):
+            raise Unavailable("wechat code2session: answer has no openid/session_key")
+        return WechatSession(
+            openid=str(result["openid"]),
+            session_key=str(result["session_key"]),
+            unionid=result.get("unionid") or None,
+        )
+
+    def msg_sec_check(self, *, openid: str, content: str, scene: int = 3,
+                      timeout: float | None = None) -> Verdict:
+        """Check text with msgSecCheck v2; the verdict is in ``suggest``, not in errcode.
+
+        ``timeout`` (seconds) bounds this request; the default is the configured request
+        timeout. The openid must have used the mini-program within the last two hours.
+        """
+        body = {"version": 2, "openid": openid, "scene": scene, "content": content}
+        # wechatpy only knows the v1 body, so post the v2 one through its wxa API group.
+        result = self._call("msg_sec_check", lambda: self._sdk.wxa._post(
+            "wxa/msg_sec_check", data=body,
+            timeout=timeout or self._settings.request_timeout_seconds,
+        ))
+        verdict = result.get("result")
+        if not isinstance(verdict, dict) or verdict.get("suggest") not in ("pass", "review", "risky"):
+            raise Unavailable("wechat msg_sec_check: answer has no result.suggest")
+        return Verdict(
+            suggest=verdict["suggest"],
+            label=int(verdict.get("label", 0)),
+            trace_id=str(result.get("trace_id", "")),
+        )
+
+    def send_subscribe_message(self, *, openid: str, template_id: str, data: dict[str, str],
+                               page: str | None = None) -> None:
+        """Send one subscribe message (uses up one of the user's one-time consents).
+
+        ``data`` maps template keys to plain strings (``{"thing2": "路灯不亮"}``); they are
+        wrapped as ``{"thing2": {"value": ...}}``. Raises PlatformError 43101 (no consent),
+        47003 (a value breaks its keyword rule), 40037 (unknown template), 40003 (openid).
+        """
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {key: {"value": value} for key, value in data.items()},
+            "miniprogram_state": self._settings.miniprogram_state,
+            "lang": "zh_CN",
+        }
+        if page:
+            body["page"] = page
+        # wechatpy's send_subscribe_message has no miniprogram_state/lang, so post directly.
+        self._call("subscribe_send", lambda: self._sdk.wxa._post(
+            "cgi-bin/message/subscribe/send", data=body))
