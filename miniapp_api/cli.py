@@ -1,0 +1,185 @@
+"""The ``tongxin`` command (CONTRACT §1). Every command reads the same configuration:
+``--config PATH`` or ``$TONGXIN_CONFIG``, with ``TONGXIN__SECTION__KEY`` overrides."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from .config import ConfigError
+from .config import Settings
+from .config import load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config_path"))
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        ctx.exit(2)
+
+
+def _open_db(settings: Settings):
+    from .db import bind
+
+    db = bind(settings.database.url)
+    db.connect(reuse_if_open=True)
+    return db
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="TOML configuration file (default: $TONGXIN_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """同心 Tongxin: residents report in WeChat, officials handle in DingTalk."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # urllib3 logs full URLs at DEBUG, and WeChat URLs carry secrets and tokens.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+@main.command("check-config")
+@click.pass_context
+def check_config(ctx: click.Context) -> None:
+    """Validate the configuration and say precisely what is wrong."""
+    settings = _settings(ctx)
+    click.echo(f"配置正确 / configuration OK: {len(settings.townships)} townships, "
+               f"{len(settings.departments)} departments, {len(settings.categories)} categories")
+
+
+@main.command("init-db")
+@click.pass_context
+def init_db(ctx: click.Context) -> None:
+    """Create or upgrade the schema (idempotent) and apply the config's organisation."""
+    from . import migrations
+    from .seed import apply_config
+
+    settings = _settings(ctx)
+    db = _open_db(settings)
+    try:
+        applied = migrations.upgrade()
+        changed = apply_config(settings)
+    finally:
+        db.close()
+    if applied:
+        click.echo(f"schema upgraded: applied migrations {applied}")
+    else:
+        click.echo(f"schema is current (version {migrations.LATEST})")
+    click.echo(f"organisation from config: {changed} rows changed")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """Run the API with the development server (production: gunicorn, see README)."""
+    from . import create_app
+
+    app = create_app(_settings(ctx))
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command("import-org")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and report, apply nothing.")
+@click.pass_context
+def import_org_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
+    """Import the roster of communities, grids and officials from a UTF-8 CSV (all or nothing)."""
+    from .orgimport import ImportFailed
+    from .orgimport import format_result
+    from .orgimport import import_org
+
+    db = _open_db(_settings(ctx))
+    try:
+        result = import_org(path, dry_run=dry_run)
+    except ImportFailed as err:
+        for e in err.errors:
+            click.echo(f"line {e.line}: {e.message}", err=True)
+        click.echo(f"导入失败，未做任何修改 / import failed, nothing applied ({len(err.errors)} errors)", err=True)
+        sys.exit(1)
+    finally:
+        db.close()
+    click.echo(format_result(result))
+
+
+@main.command("worker")
+@click.option("--drain", is_flag=True, help="Deliver everything due now, then exit 0.")
+@click.pass_context
+def worker_cmd(ctx: click.Context, drain: bool) -> None:
+    """Deliver outbox events to DingTalk and WeChat until stopped (SIGTERM/SIGINT)."""
+    import signal
+    import threading
+
+    from bridges.worker import build_worker
+
+    settings = _settings(ctx)
+    _open_db(settings)
+    worker = build_worker(settings)
+    if drain:
+        total = worker.drain()
+        click.echo(f"drained: {total.fanned_out} events fanned out, {total.sent} sent, {total.retried} to retry, "
+                   f"{total.dead} dead, {total.skipped} skipped, {total.coalesced} merged into digests")
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.run_forever(stop)
+
+
+@main.group("deliveries")
+def deliveries_group() -> None:
+    """Inspect the delivery queue: pending and dead deliveries, and re-queue dead ones."""
+
+
+@deliveries_group.command("list")
+@click.option("--state", type=click.Choice(["pending", "sending", "dead", "skipped", "sent", "all"]),
+              default="dead", show_default=True)
+@click.option("--target", default=None, help="Only this target, e.g. dingtalk:township:yongsheng")
+@click.option("--limit", default=50, show_default=True)
+@click.pass_context
+def deliveries_list(ctx: click.Context, state: str, target: str | None, limit: int) -> None:
+    """List deliveries with their attempts and last error."""
+    from .deliveries import list_deliveries
+    from .deliveries import summary
+
+    _open_db(_settings(ctx))
+    for line in summary():
+        click.echo(line)
+    for d in list_deliveries(state, target, limit):
+        click.echo(f"#{d.id}\t{d.state}\t{d.target}\tattempts={d.attempts}\terrcode={d.last_errcode or '-'}\t"
+                   f"{(d.last_error or '')[:120]}")
+
+
+@deliveries_group.command("requeue")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-dead", is_flag=True, help="Re-queue every dead delivery.")
+@click.option("--target", default=None, help="With --all-dead: only this target.")
+@click.pass_context
+def deliveries_requeue(ctx: click.Context, ids: tuple[int, ...], all_dead: bool, target: str | None) -> None:
+    """Give dead deliveries a fresh set of attempts, due now."""
+    from .deliveries import requeue
+
+    if not ids and not all_dead:
+        raise click.UsageError("name delivery ids or use --all-dead")
+    _open_db(_settings(ctx))
+    n = requeue(list(ids), all_dead=all_dead, target=target)
+    click.echo(f"re-queued {n} deliveries")
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--dir", "workdir", default="var/demo", show_default=True, help="Where the demo keeps its files.")
+def demo_cmd(host: str, port: int, workdir: str) -> None:
+    """Run the whole product locally: API, worker thread, fake WeChat and DingTalk, demo data."""
+    from .demo import run_demo
+
+    run_demo(host=host, port=port, workdir=workdir)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

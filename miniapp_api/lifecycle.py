@@ -1,0 +1,178 @@
+"""The report lifecycle, in one place.
+
+::
+
+    pending ──accept──▶ accepted ──resolve──▶ resolved ──rate/close──▶ closed
+       │  ╲               │  ▲   ╲                │
+       │   ╲transfer      │  │    ╲reject         └──reopen──▶ accepted
+       │    ▼             │  │     ▼
+       │  transferred ────┘  │   rejected
+       │     (accept)        │
+       └──reject──▶ rejected └── transfer (from accepted too)
+
+Every channel (WeChat, DingTalk, the console, the system's own passes) changes a report only
+through :func:`apply`. It checks the transition table, updates the row with a compare-and-set
+on the old status (two officials pressing 受理 at once: one wins, the other gets
+``InvalidTransition``), writes one timeline entry and one outbox event, all in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from . import outbox
+from .db import write_tx
+from .errors import Conflict
+from .models import Report
+from .models import TimelineEntry
+
+
+class Status(StrEnum):
+    PENDING = "pending"          # 待受理
+    ACCEPTED = "accepted"        # 已受理
+    TRANSFERRED = "transferred"  # 已转办 (whistled to a department)
+    RESOLVED = "resolved"        # 已办结
+    CLOSED = "closed"            # 已评价/已关闭
+    REJECTED = "rejected"        # 不予受理
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"      # 上报
+    ACCEPT = "accept"      # 受理
+    RESOLVE = "resolve"    # 办结
+    REJECT = "reject"      # 驳回 / 不予受理
+    TRANSFER = "transfer"  # 转办 (吹哨)
+    RATE = "rate"          # 评价
+    REOPEN = "reopen"      # 重新办理
+    CLOSE = "close"        # 自动关闭 (no rating within the allowed days)
+
+
+class Channel(StrEnum):
+    WECHAT = "wechat"
+    DINGTALK = "dingtalk"
+    CONSOLE = "console"
+    SYSTEM = "system"
+
+
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (Status.PENDING, Action.ACCEPT): Status.ACCEPTED,
+    (Status.TRANSFERRED, Action.ACCEPT): Status.ACCEPTED,
+    (Status.ACCEPTED, Action.RESOLVE): Status.RESOLVED,
+    (Status.PENDING, Action.REJECT): Status.REJECTED,
+    (Status.ACCEPTED, Action.REJECT): Status.REJECTED,
+    (Status.PENDING, Action.TRANSFER): Status.TRANSFERRED,
+    (Status.ACCEPTED, Action.TRANSFER): Status.TRANSFERRED,
+    (Status.RESOLVED, Action.RATE): Status.CLOSED,
+    (Status.RESOLVED, Action.REOPEN): Status.ACCEPTED,
+    (Status.RESOLVED, Action.CLOSE): Status.CLOSED,
+}
+
+OPEN_STATUSES = frozenset({Status.PENDING, Status.ACCEPTED, Status.TRANSFERRED})
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED})
+
+STATUS_LABELS = {
+    Status.PENDING: "待受理",
+    Status.ACCEPTED: "已受理",
+    Status.TRANSFERRED: "已转办",
+    Status.RESOLVED: "已办结",
+    Status.CLOSED: "已评价",
+    Status.REJECTED: "不予受理",
+}
+
+ACTION_LABELS = {
+    Action.SUBMIT: "上报",
+    Action.ACCEPT: "受理",
+    Action.RESOLVE: "办结",
+    Action.REJECT: "驳回",
+    Action.TRANSFER: "转办",
+    Action.RATE: "评价",
+    Action.REOPEN: "重新办理",
+    Action.CLOSE: "自动关闭",
+}
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    message = "该问题当前状态下不能执行此操作"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and through which channel. ``kind``: resident, official, admin or system."""
+
+    kind: str
+    name: str
+    channel: Channel
+    id: str = ""
+
+    @classmethod
+    def system(cls, name: str = "系统") -> "Actor":
+        return cls("system", name, Channel.SYSTEM)
+
+
+def next_status(current: str, action: str) -> Status:
+    """The status after ``action`` from ``current``, or raise :class:`InvalidTransition`."""
+    try:
+        return TRANSITIONS[(Status(current), Action(action))]
+    except (KeyError, ValueError):
+        raise InvalidTransition(
+            f"该问题{STATUS_LABELS.get(current, current)}，不能{ACTION_LABELS.get(action, action)}"
+        ) from None
+
+
+def record_submission(report: Report, actor: Actor, now: datetime, *, checked: bool) -> None:
+    """Write the first timeline entry and the outbox event of a new report.
+
+    Call inside the transaction that inserted ``report``. When the content check has not
+    run yet (``checked`` false) the event asks the worker to check it first; no group sees
+    the report before that.
+    """
+    TimelineEntry.create(
+        report=report, at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
+        actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note="",
+    )
+    kind = "report.created" if checked else "report.content_check"
+    outbox.record(kind, {"number": report.number}, report=report, now=now,
+                  priority=outbox.URGENT if report.urgent else outbox.NORMAL)
+
+
+def apply(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
+          changes: dict | None = None) -> Report:
+    """Move ``report`` through ``action``; return the updated report.
+
+    ``changes`` are extra column values set with the status (``reply``, ``rating_score``,
+    ``department`` …). Timestamps ``accepted_at``/``resolved_at``/``closed_at`` are set here.
+    """
+    old = report.status
+    new = next_status(old, action)
+    values = dict(changes or {})
+    values.update(status=new, updated_at=now)
+    if new == Status.ACCEPTED and action == Action.ACCEPT:
+        values.setdefault("accepted_at", now)
+    if new == Status.RESOLVED:
+        values["resolved_at"] = now
+    if new in FINAL_STATUSES:
+        values["closed_at"] = now
+    with write_tx():
+        updated = (Report.update(**values)
+                   .where((Report.id == report.id) & (Report.status == old))
+                   .execute())
+        if updated != 1:
+            # Someone else changed it first: report from the status it has now.
+            fresh = Report.get_by_id(report.id)
+            next_status(fresh.status, action)  # raises if no longer allowed
+            raise InvalidTransition("该问题刚刚已被他人处理，请刷新后再试")
+        TimelineEntry.create(
+            report=report, at=now, status=new, action=action, channel=actor.channel,
+            actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note=note,
+        )
+        outbox.record(
+            "report.status_changed",
+            {"number": report.number, "from": old, "to": str(new), "action": str(action),
+             "note": note, "actor_name": actor.name, "actor_kind": actor.kind,
+             "channel": str(actor.channel)},
+            report=report, now=now,
+            priority=outbox.URGENT if report.urgent else outbox.NORMAL,
+        )
+    return Report.get_by_id(report.id)

@@ -1,0 +1,23 @@
+"""The transactional outbox: the only way a message to DingTalk or WeChat is asked for.
+
+:func:`record` inserts an :class:`~miniapp_api.models.OutboxEvent` and must be called inside
+the transaction that makes the change it reports, so either both are committed or neither.
+The bridge worker (``bridges.worker``) fans each event out to one delivery per target and
+sends them; no request ever calls a platform to deliver a message.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .db import database
+from .models import OutboxEvent
+
+NORMAL = 0
+URGENT = 10
+
+
+def record(kind: str, payload: dict, *, now: datetime, report=None, priority: int = NORMAL) -> OutboxEvent:
+    """Add an outbox event; the caller's transaction commits it together with the change."""
+    if not database.in_transaction():
+        raise RuntimeError("outbox.record must run inside the transaction of the change it reports")
+    return OutboxEvent.create(kind=kind, payload=payload, report=report, priority=priority, created_at=now)

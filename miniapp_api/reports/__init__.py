@@ -1,0 +1,6 @@
+"""Reports (随手拍): the resident-facing use-cases and views."""
+
+
+def init_app(app) -> None:
+    """Declare the report routes on the API blueprint (importing the views does it)."""
+    from . import views  # noqa: F401

@@ -1,0 +1,210 @@
+"""Report use-cases for residents: submit, list, show, rate, reopen.
+
+Services take explicit arguments (the resident, validated input, ``now``, the services
+container) and never touch Flask's request. Status changes go through ``lifecycle``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from datetime import datetime
+from datetime import timedelta
+
+from peewee import IntegrityError
+from peewee import fn
+
+from bridges.errors import BridgeError
+
+from .. import lifecycle
+from ..db import write_tx
+from ..errors import ApiError
+from ..errors import Conflict
+from ..errors import NotFound
+from ..errors import TooManyRequests
+from ..errors import ValidationFailed
+from ..lifecycle import Action
+from ..lifecycle import Actor
+from ..lifecycle import Channel
+from ..models import Category
+from ..models import Counter
+from ..models import IdempotencyKey
+from ..models import Report
+from ..models import ReportPhoto
+from ..models import Resident
+from ..models import Township
+from ..models import Upload
+from ..schemas import LOCAL_TZ
+from ..schemas import RatingIn
+from ..schemas import ReopenIn
+from ..schemas import ReportIn
+
+log = logging.getLogger(__name__)
+
+
+def resident_actor(resident: Resident) -> Actor:
+    """Residents appear in timelines as 居民, never by openid or phone."""
+    return Actor("resident", "居民", Channel.WECHAT, str(resident.id))
+
+
+def body_hash(body: ReportIn) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def next_number(now: datetime) -> str:
+    """A tracking number like ``R261127-0042``: date (local) and a daily sequence.
+
+    At most 32 characters of ``[0-9A-Za-z-]`` so it fits WeChat's ``character_string``.
+    Must run inside the write transaction that inserts the report.
+    """
+    day = now.astimezone(LOCAL_TZ).strftime("%y%m%d")
+    name = f"report:{day}"
+    (Counter.insert(name=name, value=1)
+     .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1})
+     .execute())
+    seq = Counter.get_by_id(name).value
+    return f"R{day}-{seq:04d}"
+
+
+def _check_daily_limit(resident: Resident, limit: int, now: datetime) -> None:
+    local_midnight = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    count = (Report.select(fn.COUNT(Report.id))
+             .where((Report.resident == resident) & (Report.created_at >= local_midnight))
+             .scalar())
+    if count >= limit:
+        raise TooManyRequests(f"今天已上报 {count} 条，已达每日上限，请明天再报", code="daily_limit_exceeded")
+
+
+def _replay(resident: Resident, key: str, digest: str) -> Report | None:
+    row = IdempotencyKey.get_or_none((IdempotencyKey.resident == resident) & (IdempotencyKey.key == key))
+    if row is None:
+        return None
+    if row.body_hash != digest:
+        raise Conflict("该 Idempotency-Key 已用于另一份不同的上报", code="idempotency_key_reused")
+    return Report.get_by_id(row.report_id)
+
+
+def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
+    """Ask WeChat msgSecCheck v2; ``unchecked`` when it cannot answer in time."""
+    text = body.description if not body.location.address else f"{body.description}\n{body.location.address}"
+    try:
+        verdict = svc.wechat.msg_sec_check(openid=resident.openid, content=text[:2500], scene=3,
+                                           timeout=svc.settings.wechat.content_check_timeout_seconds)
+    except BridgeError as err:
+        # Nothing a resident writes is lost: store it, and the worker checks it later.
+        log.warning("content check deferred: %s", type(err).__name__)
+        return "unchecked"
+    return verdict.suggest
+
+
+def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None, now: datetime) -> tuple[Report, bool]:
+    """Submit a report; returns ``(report, created)`` (created is False on an idempotent replay)."""
+    settings = svc.settings.reports
+    digest = body_hash(body)
+    if idem_key:
+        existing = _replay(resident, idem_key, digest)
+        if existing:
+            return existing, False
+    if len(body.description) > settings.description_max_chars:
+        raise ValidationFailed(f"description：问题描述不能超过 {settings.description_max_chars} 字", field="description")
+    if len(body.photos) > settings.max_photos:
+        raise ValidationFailed(f"photos：最多上传 {settings.max_photos} 张照片", field="photos")
+    category = Category.get_or_none((Category.code == body.category) & (Category.active == True))  # noqa: E712
+    if category is None:
+        raise ValidationFailed("category：没有这个问题类别", field="category")
+    township = Township.get_or_none(Township.code == body.township)
+    if township is None:
+        raise ValidationFailed("township：没有这个乡镇/街道", field="township")
+    photo_ids = list(dict.fromkeys(body.photos))
+    uploads = {u.id: u for u in Upload.select().where((Upload.id.in_(photo_ids)) & (Upload.resident == resident))} if photo_ids else {}
+    if len(uploads) != len(photo_ids):
+        raise ValidationFailed("photos：照片不存在或不是你上传的", field="photos")
+    _check_daily_limit(resident, settings.daily_limit_per_resident, now)
+
+    verdict = _content_verdict(svc, resident, body)
+    if verdict == "risky":
+        raise ApiError("内容包含不适宜发布的信息，请修改后再提交", code="content_rejected", status=422, field="description")
+
+    try:
+        with write_tx():
+            if idem_key:
+                # Re-check inside the lock: a concurrent twin may have just committed.
+                existing = _replay(resident, idem_key, digest)
+                if existing:
+                    return existing, False
+            _check_daily_limit(resident, settings.daily_limit_per_resident, now)
+            report = Report.create(
+                number=next_number(now), resident=resident, category=category, township=township,
+                level=category.level, description=body.description, lat=body.location.lat,
+                lng=body.location.lng, address=body.location.address, anonymous=body.anonymous,
+                moderation=verdict, urgent=bool(township.emergency), created_at=now, updated_at=now,
+            )
+            for pos, pid in enumerate(photo_ids):
+                ReportPhoto.create(report=report, upload=uploads[pid], position=pos)
+            if idem_key:
+                IdempotencyKey.create(resident=resident, key=idem_key, body_hash=digest, report=report, created_at=now)
+            lifecycle.record_submission(report, resident_actor(resident), now, checked=verdict != "unchecked")
+    except IntegrityError:
+        # Two requests with one Idempotency-Key raced past the first check (PostgreSQL).
+        if idem_key:
+            existing = _replay(resident, idem_key, digest)
+            if existing:
+                return existing, False
+        raise
+    return report, True
+
+
+def get_own_report(resident: Resident, number: str) -> Report:
+    """The resident's report by number; 404 for anyone else's, with no hint that it exists."""
+    report = (Report.select(Report, Category, Township).join(Category).switch(Report).join(Township)
+              .where((Report.number == number) & (Report.resident == resident)).first())
+    if report is None:
+        raise NotFound("找不到这条上报", code="report_not_found")
+    return report
+
+
+def encode_cursor(report_id: int) -> str:
+    return base64.urlsafe_b64encode(f"r{report_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("r"):
+            raise ValueError
+        value = int(raw[1:])
+        if value < 1 or value > 2**62:
+            raise ValueError
+        return value
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor：分页参数无效", field="cursor") from None
+
+
+def list_own_reports(resident: Resident, cursor: str | None, limit: int) -> tuple[list[Report], str | None]:
+    """One page of the resident's reports, newest first, and the cursor of the next page."""
+    query = (Report.select(Report, Category, Township).join(Category).switch(Report).join(Township)
+             .where(Report.resident == resident))
+    if cursor:
+        query = query.where(Report.id < decode_cursor(cursor))
+    rows = list(query.order_by(Report.id.desc()).limit(limit + 1))
+    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime) -> Report:
+    """The resident rates a resolved report, which closes it."""
+    report = get_own_report(resident, number)
+    note = f"{body.score} 星" + (f"：{body.comment}" if body.comment else "")
+    return lifecycle.apply(report, Action.RATE, resident_actor(resident), now, note=note,
+                           changes={"rating_score": body.score, "rating_comment": body.comment})
+
+
+def reopen_report(resident: Resident, number: str, body: ReopenIn, reopen_days: int, now: datetime) -> Report:
+    """The resident says a resolved report is not fixed; allowed within ``reopen_days``."""
+    report = get_own_report(resident, number)
+    if report.status == lifecycle.Status.RESOLVED and report.resolved_at and \
+            now - report.resolved_at > timedelta(days=reopen_days):
+        raise lifecycle.InvalidTransition(f"办结已超过 {reopen_days} 天，不能再要求重新办理")
+    return lifecycle.apply(report, Action.REOPEN, resident_actor(resident), now, note=body.reason)

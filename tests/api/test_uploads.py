@@ -1,0 +1,353 @@
+"""Photo uploads: formats judged by content, pixel and size limits, EXIF/GPS removed,
+content-addressed storage and ``/media`` — over HTTP, plus the image and storage units.
+
+Test images are made here with Pillow (no binary fixtures); the 30000×30000 PNG is a
+hand-written header of a few dozen bytes.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PIL import ImageCms
+
+from miniapp_api import images
+from miniapp_api.db import database
+from miniapp_api.models import Upload
+from miniapp_api.storage import InvalidKey
+from miniapp_api.storage import LocalStorage
+from tests.conftest import report_body
+
+BASE_URL = "https://tongxin.test"
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+
+
+# --- image makers -------------------------------------------------------------------------
+
+def encode(img: Image.Image, fmt: str, **params) -> bytes:
+    out = io.BytesIO()
+    img.save(out, fmt, **params)
+    return out.getvalue()
+
+
+def noise(size=(64, 48), mode="RGB") -> Image.Image:
+    """Random pixels: compress badly, so files are big and truncation hits pixel data."""
+    bands = len(mode)
+    return Image.frombytes(mode, size, os.urandom(size[0] * size[1] * bands))
+
+
+def jpeg_with_gps() -> bytes:
+    """A 40×20 JPEG taken 'rotated' (orientation 6) with a GPS position, camera maker and XMP."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    exif[0x010F] = "PhoneMaker"
+    exif[GPS_IFD] = {1: "N", 2: (43.0, 20.0, 42.0), 3: "E", 4: (125.0, 18.0, 18.0)}
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>43,20.7N</exif:GPSLatitude></x:xmpmeta>'
+    data = encode(Image.new("RGB", (40, 20), (200, 30, 30)), "JPEG", exif=exif.tobytes(), xmp=xmp)
+    assert Image.open(io.BytesIO(data)).getexif().get_ifd(GPS_IFD)  # the fixture really has GPS
+    return data
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose IHDR declares ``width``×``height`` RGB pixels (pixel data: none real)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
+            + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + png_chunk(b"IEND", b""))
+
+
+SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
+HTML = b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>"
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def upload(client, resident, data: bytes, filename="photo.jpg", content_type="image/jpeg"):
+    headers = resident["headers"] if resident else {}
+    return client.post("/api/v1/uploads", data={"file": (io.BytesIO(data), filename, content_type)},
+                       content_type="multipart/form-data", headers=headers)
+
+
+def media_path(url: str) -> str:
+    assert url.startswith(BASE_URL + "/media/")
+    return url[len(BASE_URL):]
+
+
+def upload_count() -> int:
+    database.connect(reuse_if_open=True)
+    return Upload.select().count()
+
+
+def stored_files(settings) -> list[Path]:
+    root = Path(settings.uploads.dir)
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def assert_error(resp, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/json"
+    body = resp.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    assert re.search(r"[\u4e00-\u9fff]", body["error"]["message"])  # a Chinese explanation
+    return body["error"]
+
+
+# --- accepted uploads ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt,ext,content_type", [
+    ("JPEG", "jpg", "image/jpeg"),
+    ("PNG", "png", "image/png"),
+    ("WEBP", "webp", "image/webp"),
+])
+def test_valid_image_is_stored_and_served(client, resident, settings, fmt, ext, content_type):
+    resp = upload(client, resident, encode(noise((120, 90)), fmt), filename=f"x.{ext}", content_type=content_type)
+    assert resp.status_code == 201, resp.get_json()
+    body = resp.get_json()
+    assert set(body) == {"id", "url", "thumbnail_url"}
+    sha = re.fullmatch(rf"{BASE_URL}/media/([0-9a-f]{{64}})\.{ext}", body["url"]).group(1)
+    assert body["thumbnail_url"] == f"{BASE_URL}/media/{sha}_thumb.jpg"
+
+    got = client.get(media_path(body["url"]))
+    assert got.status_code == 200 and got.mimetype == content_type
+    assert hashlib.sha256(got.data).hexdigest() == sha  # the name is the content
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert "immutable" in got.headers["Cache-Control"] and "max-age=31536000" in got.headers["Cache-Control"]
+    assert Image.open(io.BytesIO(got.data)).format == fmt
+
+    database.connect(reuse_if_open=True)
+    row = Upload.get_by_id(body["id"])
+    assert (row.sha256, row.content_type, row.width, row.height, row.size) == (sha, content_type, 120, 90, len(got.data))
+    assert row.resident.openid == resident["openid"]
+
+
+def test_gps_exif_is_removed_and_orientation_applied(client, resident):
+    resp = upload(client, resident, jpeg_with_gps())
+    assert resp.status_code == 201
+    stored = client.get(media_path(resp.get_json()["url"])).data
+    img = Image.open(io.BytesIO(stored))
+    assert dict(img.getexif()) == {}  # no EXIF at all, so no GPS, maker or orientation
+    assert "exif" not in img.info and "xmp" not in img.info and "icc_profile" not in img.info
+    assert b"Exif" not in stored and b"GPS" not in stored and b"xmpmeta" not in stored
+    assert img.size == (20, 40)  # orientation 6 applied to the pixels before EXIF was dropped
+    thumb = client.get(media_path(resp.get_json()["thumbnail_url"])).data
+    assert b"Exif" not in thumb and b"GPS" not in thumb
+
+
+def test_thumbnail_is_served_as_small_jpeg(client, resident, settings):
+    resp = upload(client, resident, encode(noise((1000, 500)), "PNG"), "big.png", "image/png")
+    assert resp.status_code == 201
+    got = client.get(media_path(resp.get_json()["thumbnail_url"]))
+    assert got.status_code == 200 and got.mimetype == "image/jpeg"
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    thumb = Image.open(io.BytesIO(got.data))
+    assert thumb.format == "JPEG" and max(thumb.size) == settings.uploads.thumbnail_px
+    assert thumb.size == (settings.uploads.thumbnail_px, settings.uploads.thumbnail_px // 2)
+
+
+def test_media_supports_conditional_requests(client, resident):
+    url = media_path(upload(client, resident, encode(noise(), "JPEG")).get_json()["url"])
+    etag = client.get(url).headers["ETag"]
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+
+
+def test_same_picture_twice_is_stored_once(client, resident, settings):
+    data = encode(noise(), "PNG")
+    first, second = (upload(client, resident, data, "a.png", "image/png").get_json() for _ in range(2))
+    assert first["id"] != second["id"] and first["url"] == second["url"]
+    assert len(stored_files(settings)) == 2  # the photo and its thumbnail
+
+
+def test_uploaded_photo_appears_in_a_report(client, resident):
+    photo = upload(client, resident, encode(noise(), "JPEG")).get_json()
+    resp = client.post("/api/v1/reports", json=report_body(photos=[photo["id"]]), headers=resident["headers"])
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["photos"] == [{"url": photo["url"], "thumbnail_url": photo["thumbnail_url"]}]
+
+
+def test_another_residents_upload_cannot_be_attached(client, residents):
+    alice, bob = residents.login(), residents.login()
+    photo = upload(client, alice, encode(noise(), "JPEG")).get_json()
+    resp = client.post("/api/v1/reports", json=report_body(photos=[photo["id"]]), headers=bob["headers"])
+    assert_error(resp, 422, "validation_failed")
+
+
+# --- refused uploads ----------------------------------------------------------------------
+
+def truncated_jpeg() -> bytes:
+    data = encode(noise((200, 150)), "JPEG", quality=95)
+    return data[: len(data) * 2 // 3]
+
+
+@pytest.mark.parametrize("make,filename,content_type,status,code", [
+    (truncated_jpeg, "cut.jpg", "image/jpeg", 422, "invalid_image"),
+    (lambda: png_declaring(30000, 30000), "bomb.png", "image/png", 422, "invalid_image"),
+    (lambda: SVG, "logo.svg", "image/svg+xml", 415, "unsupported_media_type"),
+    (lambda: SVG, "logo.jpg", "image/jpeg", 415, "unsupported_media_type"),
+    (lambda: HTML, "photo.jpg", "image/jpeg", 415, "unsupported_media_type"),
+    (lambda: encode(Image.new("RGB", (8, 8)), "GIF"), "anim.gif", "image/gif", 415, "unsupported_media_type"),
+    (lambda: b"", "empty.jpg", "image/jpeg", 415, "unsupported_media_type"),
+    (lambda: b"\xff\xd8\xff\xe0 not really a jpeg", "fake.jpg", "image/jpeg", 422, "invalid_image"),
+], ids=["truncated-jpeg", "png-30000x30000", "svg", "svg-renamed-jpg", "html-renamed-jpg", "gif", "empty",
+        "jpeg-magic-only"])
+def test_bad_file_is_a_clean_4xx_and_stores_nothing(client, resident, settings, make, filename, content_type,
+                                                    status, code):
+    before = upload_count()
+    assert_error(upload(client, resident, make(), filename, content_type), status, code)
+    assert upload_count() == before
+    assert stored_files(settings) == []
+
+
+def test_bomb_header_is_tiny_and_refused_before_decoding(client, resident):
+    data = png_declaring(30000, 30000)
+    assert len(data) < 100
+    error = assert_error(upload(client, resident, data, "bomb.png", "image/png"), 422, "invalid_image")
+    assert "像素" in error["message"]
+
+
+@pytest.fixture
+def small_limit(settings_dict):
+    settings_dict["uploads"]["max_bytes"] = 4096
+
+
+def test_file_over_max_bytes_is_413(small_limit, client, resident, settings):
+    data = encode(noise((100, 100)), "PNG")
+    assert len(data) > settings.uploads.max_bytes
+    error = assert_error(upload(client, resident, data, "big.png", "image/png"), 413, "file_too_large")
+    assert "4 KB" in error["message"]
+    assert upload_count() == 0 and stored_files(settings) == []
+
+
+def test_request_over_max_content_length_is_413_json(small_limit, client, resident):
+    # Far above MAX_CONTENT_LENGTH: werkzeug refuses it while parsing, errors.py renders it.
+    assert_error(upload(client, resident, b"\xff\xd8\xff" + b"\0" * 200_000), 413, "file_too_large")
+
+
+def test_file_at_max_bytes_is_accepted(small_limit, client, resident, settings):
+    data = encode(Image.new("RGB", (16, 16), (1, 2, 3)), "PNG")
+    data += b"\0" * (settings.uploads.max_bytes - len(data))  # padding after IEND is ignored
+    assert upload(client, resident, data, "ok.png", "image/png").status_code == 201
+
+
+def test_upload_needs_login(client):
+    before = upload_count()
+    assert_error(upload(client, None, encode(noise(), "JPEG")), 401, "unauthorized")
+    assert upload_count() == before
+
+
+def test_missing_file_field_is_422(client, resident):
+    resp = client.post("/api/v1/uploads", data={"photo": (io.BytesIO(b"x"), "x.jpg")},
+                       content_type="multipart/form-data", headers=resident["headers"])
+    assert assert_error(resp, 422, "validation_failed")["field"] == "file"
+    resp = client.post("/api/v1/uploads", json={"file": "data:image/jpeg;base64,AAAA"}, headers=resident["headers"])
+    assert assert_error(resp, 422, "validation_failed")["field"] == "file"
+
+
+@pytest.mark.parametrize("key", [
+    "0" * 64 + ".jpg",                 # well-formed, not stored
+    "0" * 64 + ".gif",                 # not a kind we store
+    "A" * 64 + ".jpg",                 # upper case
+    "config.toml",
+    "..%2F..%2Fconfig.toml",
+    "%2e%2e",
+    "0" * 64 + "_thumb.png",
+])
+def test_unknown_or_malformed_media_key_is_404_json(client, key):
+    assert_error(client.get(f"/media/{key}"), 404, "not_found")
+
+
+def test_openapi_documents_the_upload(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    op = doc["paths"]["/api/v1/uploads"]["post"]
+    assert "multipart/form-data" in op["requestBody"]["content"]
+    assert {"201", "401", "413", "415", "422"} <= set(op["responses"])
+    assert set(doc["components"]["schemas"]["UploadOut"]["properties"]) == {"id", "url", "thumbnail_url"}
+
+
+# --- images (no HTTP) ---------------------------------------------------------------------
+
+def process(data: bytes, max_pixels=40_000_000, thumbnail_px=64) -> images.ProcessedImage:
+    return images.process_image(data, max_pixels=max_pixels, thumbnail_px=thumbnail_px)
+
+
+def test_pixel_limit_is_checked_from_the_header():
+    # 200×100 is 20,000 pixels: over a 10,000 limit, refused without decoding anything.
+    with pytest.raises(images.TooManyPixels):
+        process(png_declaring(200, 100), max_pixels=10_000)
+
+
+@pytest.mark.parametrize("mode,fmt,params,out_mode", [
+    ("RGBA", "PNG", {}, "RGBA"),
+    ("P", "PNG", {"transparency": 0}, "RGBA"),
+    ("LA", "PNG", {}, "RGBA"),
+    ("L", "PNG", {}, "L"),
+    ("I;16", "PNG", {}, "RGB"),
+    ("CMYK", "JPEG", {}, "RGB"),
+    ("L", "JPEG", {}, "L"),
+    ("RGBA", "WEBP", {}, "RGBA"),
+])
+def test_modes_are_normalised(mode, fmt, params, out_mode):
+    result = process(encode(Image.new(mode, (30, 20)), fmt, **params))
+    assert Image.open(io.BytesIO(result.data)).mode == out_mode
+    assert Image.open(io.BytesIO(result.thumb)).mode == "RGB"
+
+
+def test_icc_profile_is_dropped():
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    result = process(encode(noise(), "PNG", icc_profile=icc))
+    assert "icc_profile" not in Image.open(io.BytesIO(result.data)).info
+
+
+def test_anything_appended_to_the_image_is_gone():
+    result = process(encode(noise(), "JPEG") + HTML)
+    assert b"<script>" not in result.data
+
+
+def test_png_magic_with_jpeg_inside_is_refused():
+    # Magic bytes say PNG; Pillow may only parse it as PNG, and it is not one.
+    with pytest.raises(images.InvalidImage):
+        process(b"\x89PNG\r\n\x1a\n" + encode(noise(), "JPEG"))
+
+
+# --- storage (no HTTP) --------------------------------------------------------------------
+
+SHA = hashlib.sha256(b"x").hexdigest()
+
+
+def test_storage_round_trip_is_atomic_and_idempotent(tmp_path):
+    store = LocalStorage(tmp_path / "media")
+    key = f"{SHA}.jpg"
+    assert not store.exists(key)
+    store.put(b"first", key)
+    store.put(b"second", key)  # same key = same content: the first write stands
+    assert store.open(key).read_bytes() == b"first"
+    assert store.exists(key) and store.url_path(key) == f"/media/{key}"
+    assert [p.name for p in (tmp_path / "media").rglob("*") if p.is_file()] == [key]  # no temp files left
+
+
+@pytest.mark.parametrize("key", ["../x.jpg", f"../{SHA}.jpg", f"{SHA}.jpg/..", f"{SHA}.JPG", f"{SHA}.svg",
+                                 f"/{SHA}.jpg", f"{SHA}_thumb.png", "", f"{SHA[:-1]}.jpg"])
+def test_storage_refuses_keys_that_are_not_content_names(tmp_path, key):
+    store = LocalStorage(tmp_path)
+    with pytest.raises(InvalidKey):
+        store.put(b"x", key)
+    with pytest.raises(InvalidKey):
+        store.open(key)
+    assert store.exists(key) is False
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_storage_open_of_missing_key(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        LocalStorage(tmp_path).open(f"{SHA}_thumb.jpg")
