@@ -1,0 +1,20 @@
+"""The channels the worker delivers to: one line per platform."""
+from __future__ import annotations
+
+from miniapp_api.config import Settings
+
+from .dingtalk.bridge import DingtalkBridge
+from .system import SystemBridge
+from .tokens import DbTokenStore
+from .wechat.bridge import WechatBridge
+from .wechat.client import WechatClient
+
+
+def build_bridges(settings: Settings, *, wechat: WechatClient | None = None) -> dict:
+    """``{channel: bridge}`` for the worker."""
+    wechat = wechat or WechatClient(settings.wechat, DbTokenStore())
+    return {
+        "dingtalk": DingtalkBridge(settings),
+        "wechat": WechatBridge(settings, wechat),
+        "system": SystemBridge(wechat),
+    }

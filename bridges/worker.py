@@ -1,0 +1,356 @@
+"""The delivery worker: outbox events → deliveries → platform calls, with nothing lost.
+
+One pass (:meth:`Worker.run_once`) does, for a given ``now``:
+
+1. **Fan out** events not yet fanned out into one :class:`Delivery` per target
+   (``bridges.routing``), in one transaction.
+2. **Per target**, under that target's lock row (:class:`RobotState`; ``FOR UPDATE SKIP
+   LOCKED`` on PostgreSQL, so several workers share the work and never take the same target):
+   count what the robot already received in the rolling window, claim at most that many due
+   deliveries (``state = sending`` with a lease), and, when the backlog is more than the
+   budget can carry one message per report, merge new-report cards into digests.
+3. **Send** the claimed deliveries outside the lock and record the outcome. The exception a
+   bridge raises decides it: success → ``sent``; ``RateLimited`` → wait (the attempt is not
+   counted; a DingTalk block pauses the whole target); ``RetryLater``/``Unavailable``/anything
+   unexpected → backoff with jitter; ``PermanentFailure`` or too many attempts → ``dead``
+   (kept, with its last error, for ``tongxin deliveries``); ``Skipped`` → ``skipped``.
+
+A worker killed mid-send leaves rows in ``sending``; their lease runs out and the next pass
+sends them again with the same ``msgUuid``, which DingTalk uses to drop the duplicate.
+Time is a parameter everywhere, so tests step it instead of sleeping.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+
+from peewee import fn
+
+from miniapp_api.config import Settings
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.db import write_tx
+from miniapp_api.models import Delivery
+from miniapp_api.models import OutboxEvent
+from miniapp_api.models import RobotState
+from miniapp_api.models import utcnow
+
+from . import retry
+from . import routing
+from .errors import PermanentFailure
+from .errors import RateLimited
+from .errors import RetryLater
+from .errors import Skipped
+from .errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+#: DingTalk counts 20 a minute by its own clock; a little margin keeps us clear of the edge.
+WINDOW_SECONDS = 62.0
+#: A claimed delivery not finished within this time is taken up again (its worker died).
+LEASE_SECONDS = 60.0
+
+_MSG_UUID_NS = uuid.UUID("5b0c4b36-8f39-4f55-9c1c-7b2a3f1e9d10")
+
+
+@dataclass
+class PassResult:
+    fanned_out: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    skipped: int = 0
+    coalesced: int = 0
+    rate_limited: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def did_something(self) -> bool:
+        return any((self.fanned_out, self.sent, self.retried, self.dead, self.skipped, self.coalesced))
+
+
+def msg_uuid_for(delivery: Delivery) -> str:
+    """A stable idempotency key for one delivery (DingTalk ``msgUuid``)."""
+    return str(uuid.uuid5(_MSG_UUID_NS, f"{delivery.target}:{delivery.id}:{delivery.created_at.isoformat()}"))
+
+
+def _due(now: datetime):
+    return (((Delivery.state == "pending") & (Delivery.next_attempt_at <= now))
+            | ((Delivery.state == "sending") & (Delivery.claimed_until < now)))
+
+
+class Worker:
+    """Delivers the outbox. Build one per process (or thread) with :func:`build_worker`."""
+
+    def __init__(self, settings: Settings, bridges: dict, *, worker_id: str | None = None, rand=None):
+        self.settings = settings
+        self.bridges = bridges
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+        self.rand = rand
+        self.scheduler_hooks: list = []
+
+    # --- 1. fan-out ------------------------------------------------------------------------
+
+    def fan_out(self, now: datetime) -> int:
+        """Turn new outbox events into deliveries; returns how many events were fanned out."""
+        with write_tx():
+            query = (OutboxEvent.select().where(OutboxEvent.fanned_out == False)  # noqa: E712
+                     .order_by(OutboxEvent.id).limit(self.settings.worker.batch_size))
+            if is_postgres():
+                query = query.for_update("FOR UPDATE SKIP LOCKED")
+            events = list(query)
+            for event in events:
+                for t in routing.targets_for(event, self.settings):
+                    d = Delivery.create(event=event, channel=t.channel, target=t.target, priority=event.priority,
+                                        next_attempt_at=now, created_at=now)
+                    Delivery.update(msg_uuid=msg_uuid_for(d)).where(Delivery.id == d.id).execute()
+            if events:
+                OutboxEvent.update(fanned_out=True).where(OutboxEvent.id.in_([e.id for e in events])).execute()
+        return len(events)
+
+    # --- 2. claim ---------------------------------------------------------------------------
+
+    def due_targets(self, now: datetime) -> list[str]:
+        rows = (Delivery.select(Delivery.target, fn.MAX(Delivery.priority).alias("p"), fn.MIN(Delivery.id).alias("first"))
+                .where(_due(now)).group_by(Delivery.target)
+                .order_by(fn.MAX(Delivery.priority).desc(), fn.MIN(Delivery.id)))
+        return [r.target for r in rows]
+
+    def _lock_target(self, target: str) -> RobotState | None:
+        RobotState.insert(target=target).on_conflict_ignore().execute()
+        query = RobotState.select().where(RobotState.target == target)
+        if is_postgres():
+            query = query.for_update("FOR UPDATE SKIP LOCKED")
+        return query.first()
+
+    def _window_used(self, target: str, now: datetime) -> int:
+        since = now - timedelta(seconds=WINDOW_SECONDS)
+        sent = (Delivery.select(fn.COUNT(Delivery.id))
+                .where((Delivery.target == target) & (Delivery.state == "sent") & Delivery.digest.is_null()
+                       & (Delivery.sent_at > since)).scalar())
+        in_flight = (Delivery.select(fn.COUNT(Delivery.id))
+                     .where((Delivery.target == target) & (Delivery.state == "sending")).scalar())
+        return sent + in_flight
+
+    def claim(self, target: str, now: datetime, result: PassResult) -> list[Delivery]:
+        """Claim what ``target`` may receive now (maybe as digests); [] when it must wait."""
+        bridge = self.bridges[target.split(":", 1)[0]]
+        lease = now + timedelta(seconds=LEASE_SECONDS)
+        with write_tx():
+            state = self._lock_target(target)
+            if state is None:
+                return []  # another worker holds this target
+            if state.blocked_until and state.blocked_until > now:
+                return []
+            due = list(Delivery.select().where((Delivery.target == target) & _due(now))
+                       .order_by(Delivery.priority.desc(), Delivery.id).limit(self.settings.worker.batch_size * 10))
+            if not due:
+                return []
+            limit = bridge.rate_limit(target)
+            budget = len(due) if limit is None else max(0, limit - self._window_used(target, now))
+            if budget == 0:
+                RobotState.update(rate_limit_waits=RobotState.rate_limit_waits + 1).where(RobotState.target == target).execute()
+                result.rate_limited += 1
+                return []
+            chosen = self._plan(bridge, target, due, budget, limit, now, result)
+            if chosen:
+                (Delivery.update(state="sending", claimed_until=lease, claimed_by=self.worker_id)
+                 .where(Delivery.id.in_([d.id for d in chosen])).execute())
+            return chosen
+
+    def _plan(self, bridge, target: str, due: list[Delivery], budget: int, limit: int | None,
+              now: datetime, result: PassResult) -> list[Delivery]:
+        """Pick the deliveries to send now; merge new-report cards into digests when the
+        backlog is more than the budget can carry one by one."""
+        reserve = self.settings.dingtalk.digest_reserve if limit is not None else 0
+        if len(due) <= max(0, budget - reserve) or limit is None:
+            return due[:budget]
+        mergeable = [d for d in due if d.digest_id is None and d.payload is None and bridge.coalescible(d)]
+        others = [d for d in due if d not in mergeable]
+        chosen = others[:budget]
+        budget -= len(chosen)
+        if budget <= 0 or not mergeable:
+            return chosen
+        oldest = min(d.next_attempt_at for d in mergeable)
+        if now - oldest < timedelta(seconds=self.settings.dingtalk.digest_wait_seconds) and budget > reserve:
+            # Let a digest gather for a moment; single cards still flow while budget is ample.
+            return chosen + mergeable[:budget - reserve]
+        for members in bridge.digest_chunks(mergeable)[:budget]:
+            if len(members) == 1:
+                chosen.append(members[0])
+                continue
+            digest = Delivery.create(event=None, channel=bridge.channel, target=target,
+                                     priority=max(m.priority for m in members), state="pending",
+                                     payload={"members": [m.id for m in members]}, created_at=now,
+                                     next_attempt_at=now)
+            Delivery.update(msg_uuid=msg_uuid_for(digest)).where(Delivery.id == digest.id).execute()
+            (Delivery.update(state="coalesced", digest=digest, claimed_until=None)
+             .where(Delivery.id.in_([m.id for m in members])).execute())
+            result.coalesced += len(members)
+            chosen.append(Delivery.get_by_id(digest.id))
+        return chosen
+
+    # --- 3. send ----------------------------------------------------------------------------
+
+    def send(self, delivery: Delivery, now: datetime, result: PassResult) -> str:
+        """Deliver one claimed row, record the outcome and return it; never raises."""
+        bridge = self.bridges[delivery.channel]
+        delivery = Delivery.get_by_id(delivery.id)
+        try:
+            if delivery.payload and "members" in delivery.payload:
+                members = list(Delivery.select().where(Delivery.id.in_(delivery.payload["members"])).order_by(Delivery.id))
+                bridge.deliver_digest(delivery, members, now)
+            else:
+                bridge.deliver(delivery, now)
+        except Skipped as err:
+            self._finish(delivery, "skipped", now, error=str(err))
+            result.skipped += 1
+            return "skipped"
+        except RateLimited as err:
+            self._rate_limited(delivery, err, now)
+            result.rate_limited += 1
+            return "rate_limited"
+        except PermanentFailure as err:
+            self._finish(delivery, "dead", now, error=str(err), errcode=err.errcode, count_attempt=True)
+            result.dead += 1
+            result.errors[str(err.errcode)] = result.errors.get(str(err.errcode), 0) + 1
+            return "dead"
+        except (RetryLater, Unavailable, Exception) as err:  # noqa: B014 - unexpected errors retry too
+            if not isinstance(err, (RetryLater, Unavailable)):
+                log.exception("unexpected error delivering %s", delivery.id)
+            errcode = getattr(err, "errcode", None) or type(err).__name__
+            result.errors[str(errcode)] = result.errors.get(str(errcode), 0) + 1
+            self._retry(delivery, err, now, result)
+            return "retry"
+        self._finish(delivery, "sent", now, count_attempt=True)
+        result.sent += 1
+        return "sent"
+
+    def _finish(self, delivery: Delivery, state: str, now: datetime, *, error: str | None = None,
+                errcode=None, count_attempt: bool = False) -> None:
+        with write_tx():
+            values = {"state": state, "claimed_until": None, "last_error": error,
+                      "last_errcode": None if errcode is None else str(errcode)}
+            if count_attempt:
+                values["attempts"] = Delivery.attempts + 1
+            if state == "sent":
+                values["sent_at"] = now
+            Delivery.update(**values).where(Delivery.id == delivery.id).execute()
+            if state == "sent" and delivery.payload and "members" in delivery.payload:
+                (Delivery.update(state="sent", sent_at=now, claimed_until=None)
+                 .where(Delivery.id.in_(delivery.payload["members"])).execute())
+            if state == "sent" and delivery.channel == "dingtalk":
+                RobotState.update(last_sent_at=now).where(RobotState.target == delivery.target).execute()
+            elif state == "dead":
+                RobotState.insert(target=delivery.target).on_conflict_ignore().execute()
+                (RobotState.update(last_error=error, last_error_at=now)
+                 .where(RobotState.target == delivery.target).execute())
+
+    def _rate_limited(self, delivery: Delivery, err: RateLimited, now: datetime) -> None:
+        until = now + timedelta(seconds=err.retry_after)
+        with write_tx():
+            # A platform block pauses the whole target: nobody hammers a blocked robot.
+            (RobotState.update(blocked_until=until, rate_limit_waits=RobotState.rate_limit_waits + 1,
+                               last_error=str(err), last_error_at=now)
+             .where(RobotState.target == delivery.target).execute())
+            (Delivery.update(state="pending", next_attempt_at=until, claimed_until=None, last_error=str(err),
+                             last_errcode=None if err.errcode is None else str(err.errcode))
+             .where(Delivery.id == delivery.id).execute())
+        log.warning("target %s rate limited for %.0fs", delivery.target, err.retry_after)
+
+    def _retry(self, delivery: Delivery, err: Exception, now: datetime, result: PassResult) -> None:
+        attempts = delivery.attempts + 1
+        cfg = self.settings.worker
+        errcode = getattr(err, "errcode", None)
+        if attempts >= cfg.max_attempts:
+            self._finish(delivery, "dead", now, error=f"gave up after {attempts} attempts: {err}",
+                         errcode=errcode or type(err).__name__, count_attempt=True)
+            result.dead += 1
+            return
+        delay = getattr(err, "delay", None)
+        when = (now + timedelta(seconds=delay)) if delay else retry.next_attempt_at(
+            attempts, now, cfg.first_retry_seconds, cfg.max_retry_seconds, self.rand() if self.rand else None)
+        with write_tx():
+            (Delivery.update(state="pending", attempts=attempts, next_attempt_at=when, claimed_until=None,
+                             last_error=str(err)[:500], last_errcode=str(errcode or type(err).__name__))
+             .where(Delivery.id == delivery.id).execute())
+        result.retried += 1
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> PassResult:
+        """One pass at time ``now``: fan out, run scheduler hooks, claim and send per target."""
+        now = now or utcnow()
+        result = PassResult()
+        database.connect(reuse_if_open=True)
+        result.fanned_out = self.fan_out(now)
+        for hook in self.scheduler_hooks:
+            hook(now)
+        for target in self.due_targets(now):
+            claimed = self.claim(target, now, result)
+            for i, delivery in enumerate(claimed):
+                if self.send(delivery, now, result) == "rate_limited":
+                    self._release(claimed[i + 1:], now)  # the robot is blocked: stop at once
+                    break
+        return result
+
+    def _release(self, deliveries: list[Delivery], now: datetime) -> None:
+        """Hand claimed-but-unsent deliveries back, due when the target's block ends."""
+        if not deliveries:
+            return
+        target = deliveries[0].target
+        state = RobotState.get_or_none(RobotState.target == target)
+        when = state.blocked_until if state and state.blocked_until else now
+        with write_tx():
+            for d in deliveries:
+                if d.payload and "members" in d.payload:
+                    # An unsent digest dissolves: its reports wait as single cards again.
+                    (Delivery.update(state="pending", digest=None, next_attempt_at=when)
+                     .where(Delivery.id.in_(d.payload["members"])).execute())
+                    Delivery.delete().where(Delivery.id == d.id).execute()
+                else:
+                    (Delivery.update(state="pending", next_attempt_at=when, claimed_until=None)
+                     .where(Delivery.id == d.id).execute())
+
+    def drain(self, max_passes: int = 10_000) -> PassResult:
+        """Deliver everything due now (fan-out included) and return the totals."""
+        total = PassResult()
+        for _ in range(max_passes):
+            r = self.run_once()
+            for name in ("fanned_out", "sent", "retried", "dead", "skipped", "coalesced", "rate_limited"):
+                setattr(total, name, getattr(total, name) + getattr(r, name))
+            if not r.did_something:
+                break
+        return total
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Loop until ``stop`` is set; sleep only when a pass found nothing to do."""
+        stop = stop or threading.Event()
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                r = self.run_once()
+            except Exception:  # the database went away for a moment: keep the loop alive
+                log.exception("worker pass failed")
+                database.close()
+                stop.wait(self.settings.worker.poll_seconds * 4)
+                continue
+            if not r.did_something:
+                database.close()
+                stop.wait(self.settings.worker.poll_seconds)
+        log.info("worker %s stopped", self.worker_id)
+
+
+def build_worker(settings: Settings, *, wechat=None, worker_id: str | None = None) -> Worker:
+    """A worker with the registered bridges for ``settings`` (see ``bridges.registry``)."""
+    from .registry import build_bridges
+
+    return Worker(settings, build_bridges(settings, wechat=wechat), worker_id=worker_id)
+

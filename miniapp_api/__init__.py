@@ -1,0 +1,55 @@
+"""Tongxin's API: the Flask app for the mini-program, the console and inbound callbacks.
+
+``create_app(settings=None)`` is the only place the app is assembled. Without arguments it
+reads the TOML file named by ``TONGXIN_CONFIG`` (that is how gunicorn runs it:
+``gunicorn 'miniapp_api:create_app()'``).
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from .config import Settings
+from .config import load_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from ``settings`` (or the configured TOML file)."""
+    from . import api
+    from . import callbacks
+    from . import auth
+    from . import db
+    from . import errors
+    from . import health
+    from . import officialview
+    from . import reports
+    from . import residents
+    from . import services
+    from . import uploads
+
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config["TONGXIN_SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = settings.uploads.max_bytes + 64 * 1024
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    logging.getLogger("miniapp_api").setLevel(logging.INFO)
+
+    db.bind(settings.database.url)
+    db.init_app(app)
+    services.init_app(app, settings)
+    errors.register_error_handlers(app)
+
+    # Each module adds its operations to the api blueprint when imported.
+    auth.init_app(app)
+    reports.init_app(app)
+    residents.init_app(app)
+    uploads.init_app(app)
+    app.register_blueprint(api.bp)
+    health.init_app(app)
+    callbacks.init_app(app)
+    officialview.init_app(app)
+    return app
