@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from miniapp_api.config import Settings
 
+from . import features  # noqa: F401  (registers every feature's event kinds)
+
 from .dingtalk.bridge import DingtalkBridge
 from .system import SystemBridge
 from .tokens import DbTokenStore

@@ -3,10 +3,14 @@
 This is the glue between the database and the pure adapter modules (``render``, ``client``):
 it builds :class:`ReportCard` views from report rows (masking the resident), resolves a
 target to its robot at send time, and declares the per-robot rate limit.
+
+Each outbox event kind has one payload builder, registered with :func:`dingtalk_payload`;
+features register theirs in their own modules (``bridges/features/``).
 """
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Callable
 
 from bridges.errors import PermanentFailure
 from bridges.errors import RetryLater
@@ -15,6 +19,7 @@ from miniapp_api.lifecycle import ACTION_LABELS
 from miniapp_api.lifecycle import STATUS_LABELS
 from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
+from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.models import ReportPhoto
@@ -69,6 +74,36 @@ def report_card(report: Report, settings: Settings) -> render.ReportCard:
     )
 
 
+PayloadFn = Callable[[OutboxEvent, Settings], dict]
+PAYLOADS: dict[str, PayloadFn] = {}
+
+
+def dingtalk_payload(*kinds: str) -> Callable[[PayloadFn], PayloadFn]:
+    """Register the decorated function as the group message of outbox event ``kinds``."""
+
+    def register(fn: PayloadFn) -> PayloadFn:
+        for kind in kinds:
+            if kind in PAYLOADS:
+                raise ValueError(f"event kind {kind} already has a DingTalk payload")
+            PAYLOADS[kind] = fn
+        return fn
+
+    return register
+
+
+@dingtalk_payload("report.created")
+def _new_report(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_new_report(report_card(event.report, settings))
+
+
+@dingtalk_payload("report.status_changed")
+def _status_change(event: OutboxEvent, settings: Settings) -> dict:
+    p = event.payload
+    return render.render_status_change(
+        p["number"], STATUS_LABELS.get(p["to"], p["to"]), ACTION_LABELS.get(p["action"], p["action"]),
+        p.get("actor_name", ""), p.get("note"), report_link(settings, p["number"]))
+
+
 class DingtalkBridge:
     """Sends group messages (custom robot webhooks) and command replies (sessionWebhook)."""
 
@@ -103,15 +138,10 @@ class DingtalkBridge:
 
     def _payload(self, delivery: Delivery) -> dict:
         event = delivery.event
-        report = event.report
-        if event.kind == "report.created":
-            return render.render_new_report(report_card(report, self.settings))
-        if event.kind == "report.status_changed":
-            p = event.payload
-            return render.render_status_change(
-                p["number"], STATUS_LABELS.get(p["to"], p["to"]), ACTION_LABELS.get(p["action"], p["action"]),
-                p.get("actor_name", ""), p.get("note"), report_link(self.settings, p["number"]))
-        raise PermanentFailure(f"dingtalk cannot render event kind {event.kind}")
+        build = PAYLOADS.get(event.kind)
+        if build is None:
+            raise PermanentFailure(f"dingtalk cannot render event kind {event.kind}")
+        return build(event, self.settings)
 
     def deliver(self, delivery: Delivery, now: datetime) -> None:
         """Send one delivery; raises a ``bridges.errors`` exception on failure."""

@@ -6,7 +6,9 @@ the delivery is skipped (the resident still sees the change in the mini-program)
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from bridges.errors import PermanentFailure
 from bridges.errors import PlatformError
@@ -15,6 +17,7 @@ from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
 from miniapp_api.lifecycle import STATUS_LABELS
 from miniapp_api.models import Delivery
+from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Resident
 from miniapp_api.models import SubscriptionConsent
 from miniapp_api.schemas import LOCAL_TZ
@@ -45,6 +48,41 @@ def status_message_data(payload: dict, now: datetime, fields: dict[str, str]) ->
     }
 
 
+@dataclass(frozen=True)
+class SubscribeMessage:
+    """What one subscribe message says: template (id from config), data and the page it opens."""
+
+    template_id: str
+    data: dict[str, str]
+    page: str | None = None
+
+
+MessageFn = Callable[[OutboxEvent, Settings], SubscribeMessage]
+MESSAGES: dict[str, MessageFn] = {}
+
+
+def wechat_message(*kinds: str) -> Callable[[MessageFn], MessageFn]:
+    """Register the decorated function as the subscribe message of outbox event ``kinds``."""
+
+    def register(fn: MessageFn) -> MessageFn:
+        for kind in kinds:
+            if kind in MESSAGES:
+                raise ValueError(f"event kind {kind} already has a WeChat message")
+            MESSAGES[kind] = fn
+        return fn
+
+    return register
+
+
+@wechat_message("report.status_changed")
+def _status_changed(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
+    template = settings.wechat.templates
+    return SubscribeMessage(
+        template.report_status,
+        status_message_data(event.payload, event.created_at, template.report_status_fields),
+        f"pages/report/detail?number={event.payload['number']}")
+
+
 class WechatBridge:
     channel = "wechat"
 
@@ -64,17 +102,17 @@ class WechatBridge:
         resident = Resident.get_or_none(Resident.id == resident_id)
         if resident is None:
             raise Skipped("resident no longer exists")
-        template = self.settings.wechat.templates
+        build = MESSAGES.get(delivery.event.kind)
+        if build is None:
+            raise PermanentFailure(f"no WeChat message for event kind {delivery.event.kind}")
+        message = build(delivery.event, self.settings)
         consent = SubscriptionConsent.get_or_none((SubscriptionConsent.resident == resident)
-                                                  & (SubscriptionConsent.template_id == template.report_status))
+                                                  & (SubscriptionConsent.template_id == message.template_id))
         if consent is None or consent.remaining < 1:
             raise Skipped("no subscribe-message consent left")
-        payload = delivery.event.payload
         try:
-            self.client.send_subscribe_message(
-                openid=resident.openid, template_id=template.report_status,
-                data=status_message_data(payload, delivery.event.created_at, template.report_status_fields),
-                page=f"pages/report/detail?number={payload['number']}")
+            self.client.send_subscribe_message(openid=resident.openid, template_id=message.template_id,
+                                               data=message.data, page=message.page)
         except PlatformError as err:
             if err.errcode == 43101:
                 # WeChat says there is no consent: our count was wrong, forget it.

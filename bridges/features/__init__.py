@@ -1,0 +1,7 @@
+"""Features that add outbox event kinds register their routes and messages here.
+
+Each module registers, for its own event kinds, a fan-out rule (``bridges.routing.routes``)
+and the messages (``bridges.dingtalk.bridge.dingtalk_payload``,
+``bridges.wechat.bridge.wechat_message``, ``bridges.system.system_task``). Importing this
+package imports them all; add one line per feature module below.
+"""
