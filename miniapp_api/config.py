@@ -208,6 +208,17 @@ class WorkerSettings(_Section):
     batch_size: int = Field(default=50, ge=1, le=1000)
 
 
+class AdminSettings(_Section):
+    # A bearer token for scripts and the admin API (county administrator rights). Leave it
+    # unset to allow admin API calls only from console sessions.
+    api_token: str | None = Field(default=None, min_length=24)
+
+    @field_validator("api_token")
+    @classmethod
+    def _real(cls, v: str | None) -> str | None:
+        return None if v is None else _not_placeholder(v)
+
+
 class Settings(_Section):
     """The whole configuration, frozen. Adapters receive their own section, never this."""
 
@@ -218,6 +229,7 @@ class Settings(_Section):
     wechat: WechatSettings
     dingtalk: DingtalkSettings
     worker: WorkerSettings = WorkerSettings()
+    admin: AdminSettings = AdminSettings()
     townships: list[TownshipSettings] = Field(min_length=1)
     departments: list[DepartmentSettings] = []
     categories: list[CategorySettings] = Field(
