@@ -174,11 +174,13 @@ def deliveries_requeue(ctx: click.Context, ids: tuple[int, ...], all_dead: bool,
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--dir", "workdir", default="var/demo", show_default=True, help="Where the demo keeps its files.")
-def demo_cmd(host: str, port: int, workdir: str) -> None:
+@click.option("--wechat-port", default=9101, show_default=True, type=int, help="Port of the fake WeChat.")
+@click.option("--dingtalk-port", default=9102, show_default=True, type=int, help="Port of the fake DingTalk.")
+def demo_cmd(host: str, port: int, workdir: str, wechat_port: int, dingtalk_port: int) -> None:
     """Run the whole product locally: API, worker thread, fake WeChat and DingTalk, demo data."""
     from .demo import run_demo
 
-    run_demo(host=host, port=port, workdir=workdir)
+    run_demo(host=host, port=port, workdir=workdir, wechat_port=wechat_port, dingtalk_port=dingtalk_port)
 
 
 if __name__ == "__main__":  # pragma: no cover

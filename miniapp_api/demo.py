@@ -1,0 +1,217 @@
+"""``tongxin demo`` (``make demo``): the whole product on one machine, with no accounts.
+
+It writes a configuration for the embedded default (SQLite file, local fakes), creates the
+database with demo data (the county's 13 units from ``config.example.toml``, two
+communities and grids per unit, officials on A/B posts), and runs in one process:
+
+* the local fake WeChat (``bridges.wechat.fake_server``) and fake DingTalk
+  (``bridges.dingtalk.fake_server``), real HTTP servers on 127.0.0.1;
+* the API (``create_app``) with a small resident page at ``/demo/`` standing in for the
+  mini-program;
+* the bridge worker in a thread.
+
+Everything stops with Ctrl-C. Re-running keeps the data (delete ``var/demo`` to start over).
+"""
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+import tomllib
+from pathlib import Path
+
+import requests
+from flask import Blueprint
+from flask import jsonify
+from flask import send_from_directory
+
+PORTS = {"wechat": 9101, "dingtalk": 9102}
+APPID = "wxdemo0000000000"
+WECHAT_SECRET = "demo-wechat-app-secret"
+DT_APP_KEY = "dingdemoappkey"
+DT_APP_SECRET = "demo-dingtalk-app-secret"
+TEMPLATE_ID = "demo-report-status"
+TEMPLATE_FIELDS = {"character_string1": "character_string", "phrase2": "phrase", "thing3": "thing", "time4": "time"}
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
+GIVEN = "建国海燕志强秀英国华丽娟明军桂兰永胜春梅德福玉珍晓东淑芬振宇红霞立新凤琴文博雪梅"
+
+
+def _units() -> tuple[list[dict], list[dict], list[dict]]:
+    """Townships, departments and categories of the shipped example (the county's own list)."""
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    return data["townships"], data.get("departments", []), data.get("categories", [])
+
+
+def _toml_str(v: str) -> str:
+    return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def write_config(workdir: Path, host: str, port: int, ports: dict[str, int]) -> Path:
+    """The demo's TOML (kept between runs so the secret key and data stay valid)."""
+    path = workdir / "config.toml"
+    if path.exists():
+        return path
+    townships, departments, categories = _units()
+    dt = f"http://127.0.0.1:{ports['dingtalk']}"
+    lines = [
+        "# Written by `tongxin demo`: the embedded default with local fakes. Not for production.",
+        "[server]", f"secret_key = {_toml_str(secrets.token_urlsafe(32))}",
+        f'public_base_url = "http://{host}:{port}"', "",
+        "[database]", f'url = "sqlite:///{(workdir / "tongxin.db").resolve()}"', "",
+        "[uploads]", f'dir = "{(workdir / "uploads").resolve()}"', "",
+        "[wechat]", f'appid = "{APPID}"', f'secret = "{WECHAT_SECRET}"',
+        f'api_base_url = "http://127.0.0.1:{ports["wechat"]}"', 'push_token = "demo-push-token"',
+        'miniprogram_state = "developer"', "",
+        "[wechat.templates]", f'report_status = "{TEMPLATE_ID}"', "",
+        "[dingtalk]", f'api_base_url = "{dt}"', f'app_key = "{DT_APP_KEY}"', f'app_secret = "{DT_APP_SECRET}"',
+        "digest_wait_seconds = 5", "",
+        "[worker]", "poll_seconds = 0.3", "",
+    ]
+    for kind, units in (("townships", townships), ("departments", departments)):
+        for u in units:
+            lines += [f"[[{kind}]]", f'code = "{u["code"]}"', f"name = {_toml_str(u['name'])}"]
+            if kind == "townships":
+                lines.append(f'kind = "{u["kind"]}"')
+            lines += [f"  [{kind}.dingtalk]",
+                      f'  webhook = "{dt}/robot/send?access_token=demo-{u["code"]}"',
+                      f'  secret = "SECdemo{secrets.token_hex(16)}"',
+                      f'  conversation_id = "cid-{u["code"]}"', ""]
+    for c in categories:
+        lines += ["[[categories]]"] + [f"{k} = {_toml_str(v) if isinstance(v, str) else v}" for k, v in c.items()] + [""]
+    workdir.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_roster(workdir: Path) -> Path:
+    """An import-org CSV: per unit 2 communities × 2 grids, a leader (A) and a worker (B) per
+    grid, and two township staff on A/B posts, with DingTalk ids the fake knows."""
+    townships, _, _ = _units()
+    rows = ["township,community,grid,official_name,role,duty_post,dingtalk_user_id,mobile"]
+    n = 0
+
+    def person() -> tuple[str, str]:
+        nonlocal n
+        n += 1
+        name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n * 2) % len(GIVEN):(n * 2) % len(GIVEN) + 2]
+        return name, f"139{n:08d}"
+
+    for t in townships:
+        community_word = "社区" if t["kind"] == "street" else "村"
+        for ci in (1, 2):
+            community = f"{t['name'][:2]}第{ci}{community_word}"
+            for gi in (1, 2):
+                grid = f"第{gi}网格"
+                for role, post in (("grid_leader", "A"), ("grid_worker", "B")):
+                    name, mobile = person()
+                    rows.append(f"{t['code']},{community},{grid},{name},{role},{post},dt-{t['code']}-{n},{mobile}")
+        for post in ("A", "B"):
+            name, mobile = person()
+            rows.append(f"{t['code']},,,{name},township_staff,{post},dt-{t['code']}-{n},{mobile}")
+    path = workdir / "roster.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def demo_blueprint(wechat_url: str) -> Blueprint:
+    """``/demo/``: a page standing in for the mini-program (it asks the fake WeChat for a login
+    code the way ``wx.login()`` would, then uses the real API)."""
+    bp = Blueprint("demo", __name__, static_folder="demo_static", url_prefix="/demo")
+
+    @bp.get("/")
+    def page():
+        return send_from_directory(bp.static_folder, "resident.html")
+
+    @bp.post("/login-code")
+    def login_code():
+        resp = requests.post(f"{wechat_url}/_fake/login-code", json={"openid": "o-demo-resident"}, timeout=5)
+        code = resp.json()["code"]
+        # The resident also taps 允许 for status notifications (wx.requestSubscribeMessage).
+        requests.post(f"{wechat_url}/_fake/consents", timeout=5,
+                      json={"openid": "o-demo-resident", "template_id": TEMPLATE_ID, "count": 20})
+        return jsonify({"code": code, "template_id": TEMPLATE_ID})
+
+    return bp
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo",
+             wechat_port: int = PORTS["wechat"], dingtalk_port: int = PORTS["dingtalk"]) -> None:
+    """Start everything and block until Ctrl-C (or SIGTERM)."""
+    from werkzeug.serving import make_server
+
+    from bridges.dingtalk.fake_server import _add_roster
+    from bridges.dingtalk.fake_server import _groups_from_tongxin_config
+    from bridges.dingtalk.fake_server import create_fake_dingtalk
+    from bridges.serve import serve_in_thread
+    from bridges.wechat.fake_server import create_fake_wechat
+    from bridges.worker import build_worker
+
+    from . import create_app
+    from . import migrations
+    from .config import load_settings
+    from .db import database
+    from .orgimport import ImportFailed
+    from .orgimport import import_org
+    from .seed import apply_config
+
+    wd = Path(workdir)
+    ports = {"wechat": wechat_port, "dingtalk": dingtalk_port}
+    cfg_path = write_config(wd, host, port, ports)
+    roster = write_roster(wd)
+    settings = load_settings(cfg_path, environ={})
+
+    wechat = serve_in_thread(create_fake_wechat(APPID, WECHAT_SECRET, templates={TEMPLATE_ID: TEMPLATE_FIELDS}),
+                             port=wechat_port)
+    fake_dt_app = create_fake_dingtalk(app_key=DT_APP_KEY, app_secret=DT_APP_SECRET,
+                                       callback_url=f"http://{host}:{port}/callbacks/dingtalk")
+    state = fake_dt_app.extensions["fake_dingtalk"]
+    _, groups = _groups_from_tongxin_config(str(cfg_path))
+    _add_roster(groups, str(roster))
+    for g in groups:
+        state.add_group(g["conversation_id"], g["title"] + "工作群", g["access_token"], g["secret"], g["members"])
+    dingtalk = serve_in_thread(fake_dt_app, port=dingtalk_port)
+
+    app = create_app(settings)
+    app.register_blueprint(demo_blueprint(wechat.base_url))
+    database.connect(reuse_if_open=True)
+    migrations.upgrade()
+    apply_config(settings)
+    try:
+        import_org(str(roster))
+    except ImportFailed as err:  # pragma: no cover - the generated roster is valid
+        raise SystemExit(f"demo roster rejected: {err.errors[:3]}") from None
+    database.close()
+
+    stop = threading.Event()
+    worker = build_worker(settings, worker_id="demo-worker")
+    worker_thread = threading.Thread(target=worker.run_forever, args=(stop,), name="worker", daemon=True)
+    worker_thread.start()
+
+    server = make_server(host, port, app, threaded=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    base = f"http://{host}:{port}"
+    print(f"""
+同心 Tongxin demo is running (Ctrl-C to stop). Data: {wd.resolve()}
+
+  居民（代替小程序） resident page ....... {base}/demo/
+  钉钉群（模拟器）  DingTalk groups ....... {dingtalk.base_url}/
+  微信（模拟器）    WeChat fake ........... {wechat.base_url}/
+  API 文档          OpenAPI docs .......... {base}/api/v1/docs
+  运行状态          metrics / readiness ... {base}/metrics  {base}/readyz
+
+Try it: on the resident page, log in and report a problem in 永盛街道. It appears in the
+永盛街道 group on the DingTalk page within seconds; type 受理 <编号> there as an official,
+then 办结 <编号> 已处理 — the resident page shows each step.
+""", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        worker_thread.join(timeout=5)
+        server.server_close()
+        dingtalk.shutdown()
+        wechat.shutdown()
