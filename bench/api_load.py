@@ -1,0 +1,154 @@
+"""Benchmark (issue 2): report submission and "my reports" under gunicorn, against two
+reference endpoints on the same server and database in the same run.
+
+    python bench/api_load.py [--db sqlite|postgres] [--seconds 15] [--connections 16]
+
+It starts the fake WeChat (which answers every content check), a gunicorn server
+(gthread, like production) serving Tongxin plus ``/bench/bare`` and ``/bench/insert``,
+logs residents in through the fake, and loads each endpoint with wrk. Prints a Markdown
+table for docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+
+import requests
+
+from bench.common import ROOT
+from bench.common import PY
+from bench.common import Proc
+from bench.common import free_port
+from bench.common import gunicorn
+from bench.common import machine
+from bench.common import tongxin
+from bench.common import wait_http
+from bench.common import write_config
+from bench.common import wrk
+
+BODY = {"category": "sanitation", "township": "t01", "description": "压测：小区门口垃圾堆积，请尽快清理",
+        "location": {"lat": 43.345, "lng": 125.305, "address": "人民大街 18 号"}}
+
+
+def lua_post(path: Path, tokens: list[str]) -> Path:
+    toks = ",".join(f'"{t}"' for t in tokens)
+    path.write_text(f"""
+local tokens = {{{toks}}}
+local body = [[{json.dumps(BODY, ensure_ascii=False)}]]
+local i = 0
+request = function()
+  i = i + 1
+  local t = tokens[(i % #tokens) + 1]
+  return wrk.format("POST", "/api/v1/reports", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. t}}, body)
+end
+""", encoding="utf-8")
+    return path
+
+
+def lua_get(path: Path, token: str, url_path: str, method: str = "GET") -> Path:
+    path.write_text(f"""
+wrk.method = "{method}"
+wrk.path = "{url_path}"
+wrk.headers["Authorization"] = "Bearer {token}"
+""", encoding="utf-8")
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8)
+    args = ap.parse_args()
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    work = ROOT / "bench" / "results" / f"api-{args.db}-{stamp}"
+    work.mkdir(parents=True)
+    if args.db == "sqlite":
+        db_url = f"sqlite:///{work / 'bench.db'}"
+    else:
+        import psycopg2
+
+        conn = psycopg2.connect(args.pg_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS tongxin_bench_api")
+            cur.execute("CREATE DATABASE tongxin_bench_api")
+        conn.close()
+        db_url = args.pg_url.rsplit("/", 1)[0] + "/tongxin_bench_api"
+
+    wx_port, api_port = free_port(), free_port()
+    wechat = Proc([PY, "-m", "bridges.wechat.fake_server", "--port", str(wx_port), "--appid", "wxbench000000000",
+                   "--secret", "bench-wechat-secret"], log=work / "wechat.log")
+    cfg = write_config(work / "config.toml", db_url=db_url, wechat_url=f"http://127.0.0.1:{wx_port}",
+                       dingtalk_url="http://127.0.0.1:9", townships=["t01", "t02"])
+    tongxin(cfg, "init-db")
+    from bench.app import BenchRow  # noqa: F401  (table created below through the app's database)
+    from miniapp_api.db import bind
+
+    db = bind(db_url)
+    db.connect()
+    db.create_tables([BenchRow], safe=True)
+    db.close()
+    server = gunicorn(cfg, api_port, args.workers, args.threads, work / "gunicorn.log")
+    base = f"http://127.0.0.1:{api_port}"
+    try:
+        wait_http(f"http://127.0.0.1:{wx_port}/")
+        wait_http(f"{base}/healthz")
+        tokens = []
+        for i in range(64):
+            code = requests.post(f"http://127.0.0.1:{wx_port}/_fake/login-code", json={"openid": f"o-bench-{i}"}).json()["code"]
+            tokens.append(requests.post(f"{base}/api/v1/auth/wechat-login", json={"code": code}).json()["token"])
+        lister = tokens[0]
+        for _ in range(250):
+            requests.post(f"{base}/api/v1/reports", json=BODY, headers={"Authorization": f"Bearer {lister}"}).raise_for_status()
+
+        runs = [
+            ("reference: bare Flask JSON", f"{base}/bench/bare", None),
+            ("reference: insert one row (peewee, commit)", f"{base}/bench/insert",
+             lua_get(work / "insert.lua", lister, "/bench/insert", "POST")),
+            ("POST /api/v1/reports (with content check)", f"{base}/api/v1/reports", lua_post(work / "post.lua", tokens)),
+            ("GET /api/v1/reports?mine=true&limit=20", f"{base}/", lua_get(work / "l20.lua", lister, "/api/v1/reports?mine=true&limit=20")),
+            ("GET /api/v1/reports?mine=true&limit=100", f"{base}/", lua_get(work / "l100.lua", lister, "/api/v1/reports?mine=true&limit=100")),
+        ]
+        results = {}
+        for name, url, script in runs:
+            wrk(url, seconds=3, connections=args.connections, script=script)  # warm-up
+            results[name] = wrk(url, seconds=args.seconds, connections=args.connections, script=script)
+    finally:
+        server.stop()
+        wechat.stop()
+
+    bare = results["reference: bare Flask JSON"]["rps"]
+    insert = results["reference: insert one row (peewee, commit)"]["rps"]
+    lines = [
+        f"### Mini-program API, {args.db} — {dt.date.today().isoformat()}",
+        "",
+        f"Machine: {machine()}. gunicorn gthread {args.workers}×{args.threads}, wrk {args.connections} connections,"
+        f" {args.seconds} s per endpoint after a 3 s warm-up, load generator on the same machine.",
+        "",
+        "| endpoint | req/s | p50 ms | p99 ms | non-2xx | vs reference |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for name, r in results.items():
+        if name.startswith("POST /api/v1/reports"):
+            rel = f"{r['rps'] / insert:.0%} of insert"
+        elif name.startswith("GET"):
+            rel = f"{r['rps'] / bare:.0%} of bare"
+        else:
+            rel = ""
+        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} | {rel} |")
+    text = "\n".join(lines)
+    (work / "result.md").write_text(text + "\n", encoding="utf-8")
+    for name, r in results.items():
+        (work / (name.split()[0].strip(":") + ".wrk.txt")).write_text(r["raw"], encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Shared pieces of the benchmarks: configs, processes, wrk, and the machine description."""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+BIN = Path(PY).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def write_config(path: Path, *, db_url: str, wechat_url: str, dingtalk_url: str, townships: list[str],
+                 extra: str = "") -> Path:
+    lines = [
+        "[server]", 'secret_key = "bench-secret-key-0123456789abcdef"', 'public_base_url = "http://127.0.0.1"', "",
+        "[database]", f'url = "{db_url}"', "",
+        "[reports]", "daily_limit_per_resident = 10000", "",
+        "[uploads]", f'dir = "{path.parent / "uploads"}"', "",
+        "[wechat]", 'appid = "wxbench000000000"', 'secret = "bench-wechat-secret"',
+        f'api_base_url = "{wechat_url}"', 'push_token = "bench-push"', "",
+        "[wechat.templates]", 'report_status = "bench-tmpl"', "",
+        "[dingtalk]", f'api_base_url = "{dingtalk_url}"', 'app_key = "benchkey"', 'app_secret = "bench-dt-secret"', "",
+        extra,
+    ]
+    for code in townships:
+        lines += ["[[townships]]", f'code = "{code}"', f'name = "{code}镇"', 'kind = "town"',
+                  "  [townships.dingtalk]", f'  webhook = "{dingtalk_url}/robot/send?access_token=tok-{code}"',
+                  f'  secret = "SECbench{code}"', f'  conversation_id = "cid-{code}"', ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+class Proc:
+    """A background process that is stopped (and reaped) when the benchmark ends."""
+
+    def __init__(self, args: list[str], env: dict | None = None, log: Path | None = None):
+        self.log = open(log, "w") if log else subprocess.DEVNULL
+        self.p = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self.log,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.p.pid, signal.SIGTERM)
+            self.p.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def tongxin(cfg: Path, *args: str) -> None:
+    subprocess.run([PY, "-m", "miniapp_api.cli", "--config", str(cfg), *args], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def gunicorn(cfg: Path, port: int, workers: int, threads: int, log: Path) -> Proc:
+    return Proc([str(BIN / "gunicorn"), "bench.app:create_bench_app()", "--worker-class", "gthread",
+                 "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+                 "--timeout", "30", "--log-level", "warning"], env={"TONGXIN_CONFIG": str(cfg)}, log=log)
+
+
+_LAT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None, threads: int = 2) -> dict:
+    """Run wrk and return requests/s, p50 and p99 in ms, and the error count."""
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        args += ["-s", str(script)]
+    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = {}
+    for pct, value, unit in _LAT.findall(out):
+        lat[pct] = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+            "non2xx": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else "", "raw": out}
