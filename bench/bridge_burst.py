@@ -27,6 +27,7 @@ from bench.common import PY
 from bench.common import ROOT
 from bench.common import Proc
 from bench.common import free_port
+from bench.common import fresh_database
 from bench.common import gunicorn
 from bench.common import machine
 from bench.common import tongxin
@@ -66,18 +67,7 @@ def main() -> None:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     work = ROOT / "bench" / "results" / f"bridge-{args.db}-{stamp}"
     work.mkdir(parents=True)
-    if args.db == "sqlite":
-        db_url = f"sqlite:///{work / 'bench.db'}"
-    else:
-        import psycopg2
-
-        conn = psycopg2.connect(args.pg_url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("DROP DATABASE IF EXISTS tongxin_bench_bridge")
-            cur.execute("CREATE DATABASE tongxin_bench_bridge")
-        conn.close()
-        db_url = args.pg_url.rsplit("/", 1)[0] + "/tongxin_bench_bridge"
+    db_url = fresh_database(args.db, "tongxin_bench_bridge", work, args.pg_url)
 
     fake_app = create_fake_dingtalk(app_key="benchkey", app_secret="bench-dt-secret")
     state = fake_app.extensions["fake_dingtalk"]

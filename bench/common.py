@@ -37,6 +37,22 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def fresh_database(kind: str, name: str, work: Path, pg_url: str) -> str:
+    """The URL of an empty database for one benchmark run (a SQLite file, or a PostgreSQL
+    database dropped and created anew)."""
+    if kind == "sqlite":
+        return f"sqlite:///{work / 'bench.db'}"
+    import psycopg2
+
+    conn = psycopg2.connect(pg_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return pg_url.rsplit("/", 1)[0] + "/" + name
+
+
 def write_config(path: Path, *, db_url: str, wechat_url: str, dingtalk_url: str, townships: list[str],
                  extra: str = "") -> Path:
     lines = [
