@@ -90,6 +90,33 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
+def _find_nul(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) holding a NUL character, which no database
+    column can store (PostgreSQL refuses it outright)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if "\x00" in str(k):
+                return sub
+            found = _find_nul(v, sub)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _find_nul(v, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_nul(data: Any) -> None:
+    where = _find_nul(data)
+    if where is not None:
+        raise ValidationFailed(f"{where}：不能包含空字符", field=where or None)
+
+
 def _parse_body(model: type[BaseModel]) -> BaseModel:
     raw = request.get_data(cache=True)
     if not raw:
@@ -101,6 +128,7 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
             raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ValidationFailed("请求体应为 JSON 对象")
+    _refuse_nul(data)
     try:
         return model.model_validate(data)
     except ValidationError as err:
@@ -108,8 +136,10 @@ def _parse_body(model: type[BaseModel]) -> BaseModel:
 
 
 def _parse_query(model: type[BaseModel]) -> BaseModel:
+    args = request.args.to_dict()
+    _refuse_nul(args)
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(args)
     except ValidationError as err:
         raise validation_error(err) from None
 

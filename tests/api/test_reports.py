@@ -55,6 +55,8 @@ def test_submit_returns_the_report(client, resident):
     ({"photos": ["nope"]}, "photos"),
     ({"anonymous": "perhaps"}, "anonymous"),
     ({"extra": 1}, "extra"),
+    ({"description": "井盖\x00丢失"}, "description"),
+    ({"location": {"lat": 43.3, "lng": 125.3, "address": "\x00"}}, "location.address"),
 ])
 def test_bad_input_is_422_and_stores_nothing(client, resident, overrides, field):
     before = counts()
