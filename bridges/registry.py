@@ -18,5 +18,5 @@ def build_bridges(settings: Settings, *, wechat: WechatClient | None = None) -> 
     return {
         "dingtalk": DingtalkBridge(settings),
         "wechat": WechatBridge(settings, wechat),
-        "system": SystemBridge(wechat),
+        "system": SystemBridge(wechat, settings),
     }

@@ -8,7 +8,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from werkzeug.serving import WSGIRequestHandler
 from werkzeug.serving import make_server
+
+
+class KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive, as the real platforms speak (werkzeug defaults to 1.0)."""
+
+    protocol_version = "HTTP/1.1"
 
 
 @dataclass
@@ -27,7 +34,7 @@ class RunningServer:
 
 def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start ``app`` on ``host:port`` (0 picks a free port) with one thread per request."""
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
     # A short poll interval makes shutdown() quick (tests start and stop many servers).
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name=f"serve-{server.port}", daemon=True)

@@ -11,13 +11,24 @@ from miniapp_api.moderation import finish_check
 
 TaskFn = Callable[[Delivery, object, datetime], None]
 TASKS: dict[str, TaskFn] = {}
+#: Tasks whose second argument is the settings rather than the WeChat client.
+_TAKES_SETTINGS: set[str] = set()
 
 
-def system_task(target: str) -> Callable[[TaskFn], TaskFn]:
-    """Register the decorated function as the handler of ``system:<name>`` target ``target``."""
+def system_task(target: str, *, takes: str = "wechat") -> Callable[[TaskFn], TaskFn]:
+    """Register the decorated function as the handler of ``system:<name>`` target ``target``.
+
+    The task is called ``fn(delivery, dependency, now)``; ``takes`` names the dependency:
+    ``"wechat"`` (the WeChat client, the default) or ``"settings"`` (tasks that build their
+    own platform client, such as the DingTalk roster events).
+    """
+    if takes not in ("wechat", "settings"):
+        raise ValueError("takes must be 'wechat' or 'settings'")
 
     def register(fn: TaskFn) -> TaskFn:
         TASKS[target] = fn
+        if takes == "settings":
+            _TAKES_SETTINGS.add(target)
         return fn
 
     return register
@@ -31,8 +42,9 @@ def _content_check(delivery: Delivery, wechat, now: datetime) -> None:
 class SystemBridge:
     channel = "system"
 
-    def __init__(self, wechat):
+    def __init__(self, wechat, settings=None):
         self.wechat = wechat
+        self.settings = settings
 
     def rate_limit(self, target: str) -> int | None:
         return None
@@ -45,7 +57,7 @@ class SystemBridge:
         task = TASKS.get(delivery.target)
         if task is None:
             raise PermanentFailure(f"unknown system task {delivery.target}")
-        task(delivery, self.wechat, now)
+        task(delivery, self.settings if delivery.target in _TAKES_SETTINGS else self.wechat, now)
 
     def deliver_digest(self, digest, members, now):  # pragma: no cover - never coalescible
         raise PermanentFailure("system tasks are never coalesced")

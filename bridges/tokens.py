@@ -27,7 +27,18 @@ def _fresh(row: PlatformToken | None, now: datetime, margin: timedelta) -> bool:
 
 
 class DbTokenStore:
-    """Access tokens cached in the ``platform_token`` table, refreshed by one caller at a time."""
+    """Access tokens cached in the ``platform_token`` table, refreshed by one caller at a time.
+
+    Each process also remembers a token it has read for up to ``LOCAL_SECONDS`` (never past
+    the refresh margin), so a busy API does not read the table on every WeChat call. That is
+    safe because WeChat keeps a replaced token working for 5 minutes, and a token error
+    (``invalidate``) forgets the local copy at once.
+    """
+
+    LOCAL_SECONDS = 60
+
+    def __init__(self):
+        self._local: dict[str, tuple[str, datetime, datetime]] = {}
 
     def get_or_fetch(
         self,
@@ -49,10 +60,14 @@ class DbTokenStore:
         """
         now = now or utcnow()
         margin = timedelta(seconds=margin_seconds)
+        cached = self._local.get(name)
+        if cached and cached[1] - margin > now and cached[2] > now:
+            return cached[0]
         opened = database.connect(reuse_if_open=True)
         try:
             row = PlatformToken.get_or_none(PlatformToken.name == name)
             if _fresh(row, now, margin):
+                self._remember(name, row.value, row.expires_at, now)
                 return row.value
             with write_tx():
                 row = self._locked_row(name)
@@ -71,6 +86,7 @@ class DbTokenStore:
                     preserve=[PlatformToken.value, PlatformToken.expires_at, PlatformToken.fetched_at],
                 ).execute()
                 logger.info("platform token refreshed: %s (expires in %ss)", name, expires_in)
+                self._remember(name, value, fetched_at + timedelta(seconds=int(expires_in)), now)
                 return value
         finally:
             if opened:
@@ -82,6 +98,7 @@ class DbTokenStore:
         Comparing with the value the caller actually used means a late 40001 for an old token
         does not throw away the fresh token another process stored meanwhile.
         """
+        self._local.pop(name, None)
         opened = database.connect(reuse_if_open=True)
         try:
             with write_tx():
@@ -96,6 +113,9 @@ class DbTokenStore:
         finally:
             if opened:
                 database.close()
+
+    def _remember(self, name: str, value: str, expires_at: datetime, now: datetime) -> None:
+        self._local[name] = (value, expires_at, now + timedelta(seconds=self.LOCAL_SECONDS))
 
     @staticmethod
     def _locked_row(name: str) -> PlatformToken | None:

@@ -60,6 +60,16 @@ LEASE_SECONDS = 60.0
 _MSG_UUID_NS = uuid.UUID("5b0c4b36-8f39-4f55-9c1c-7b2a3f1e9d10")
 
 
+class Reroute(Exception):
+    """Raised by a bridge to move a delivery to another target of its channel, due at once
+    (not an attempt). DingTalk: a reply whose sessionWebhook expired goes through the group's
+    own robot, so it must queue under that robot's per-minute limit, not beside it."""
+
+    def __init__(self, target: str, reason: str = ""):
+        self.target = target
+        super().__init__(reason or f"rerouted to {target}")
+
+
 @dataclass
 class PassResult:
     fanned_out: int = 0
@@ -69,16 +79,31 @@ class PassResult:
     skipped: int = 0
     coalesced: int = 0
     rate_limited: int = 0
+    rerouted: int = 0
     errors: dict[str, int] = field(default_factory=dict)
 
     @property
     def did_something(self) -> bool:
-        return any((self.fanned_out, self.sent, self.retried, self.dead, self.skipped, self.coalesced))
+        return any((self.fanned_out, self.sent, self.retried, self.dead, self.skipped, self.coalesced, self.rerouted))
 
 
 def msg_uuid_for(delivery: Delivery) -> str:
     """A stable idempotency key for one delivery (DingTalk ``msgUuid``)."""
     return str(uuid.uuid5(_MSG_UUID_NS, f"{delivery.target}:{delivery.id}:{delivery.created_at.isoformat()}"))
+
+
+def _host() -> str:
+    return socket.gethostname()[:40]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, under another user
+        return True
+    return True
 
 
 def _due(now: datetime):
@@ -92,7 +117,8 @@ class Worker:
     def __init__(self, settings: Settings, bridges: dict, *, worker_id: str | None = None, rand=None):
         self.settings = settings
         self.bridges = bridges
-        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+        # host:pid:thread, within Delivery.claimed_by's 64 characters (pod names can be 63 long).
+        self.worker_id = worker_id or f"{_host()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.rand = rand
         self.scheduler_hooks: list = []
 
@@ -172,7 +198,11 @@ class Worker:
         reserve = self.settings.dingtalk.digest_reserve if limit is not None else 0
         if len(due) <= max(0, budget - reserve) or limit is None:
             return due[:budget]
-        mergeable = [d for d in due if d.digest_id is None and d.payload is None and bridge.coalescible(d)]
+        # Only cards never put on the wire may be merged: one that was tried (a timeout, a 5xx,
+        # a worker killed mid-send) may already be in the group, and only a resend under its own
+        # msgUuid lets DingTalk drop the duplicate; inside a digest it would be shown twice.
+        mergeable = [d for d in due if d.digest_id is None and d.payload is None and d.state == "pending"
+                     and d.attempts == 0 and bridge.coalescible(d)]
         others = [d for d in due if d not in mergeable]
         chosen = others[:budget]
         budget -= len(chosen)
@@ -202,19 +232,34 @@ class Worker:
     def send(self, delivery: Delivery, now: datetime, result: PassResult) -> str:
         """Deliver one claimed row, record the outcome and return it; never raises."""
         bridge = self.bridges[delivery.channel]
+        # As claim() read it: a row already ``sending`` was taken over from a dead worker's
+        # send and may have been shown (see _release).
+        taken_over = delivery.state == "sending"
         delivery = Delivery.get_by_id(delivery.id)
+        if delivery.state != "sending" or delivery.claimed_by != self.worker_id:
+            # Our lease ran out while earlier sends of this pass were slow, and another worker
+            # has taken the row over: it is theirs now, sending it too would show it twice.
+            log.warning("delivery %s was taken over by %s; not sending it", delivery.id, delivery.claimed_by)
+            return "lost"
         try:
             if delivery.payload and "members" in delivery.payload:
                 members = list(Delivery.select().where(Delivery.id.in_(delivery.payload["members"])).order_by(Delivery.id))
                 bridge.deliver_digest(delivery, members, now)
             else:
                 bridge.deliver(delivery, now)
+        except Reroute as err:
+            with write_tx():
+                (Delivery.update(state="pending", target=err.target, next_attempt_at=now, claimed_until=None,
+                                 last_error=str(err)[:500])
+                 .where(Delivery.id == delivery.id).execute())
+            result.rerouted += 1
+            return "rerouted"
         except Skipped as err:
             self._finish(delivery, "skipped", now, error=str(err))
             result.skipped += 1
             return "skipped"
         except RateLimited as err:
-            self._rate_limited(delivery, err, now)
+            self._rate_limited(delivery, err, now, in_doubt=taken_over)
             result.rate_limited += 1
             return "rate_limited"
         except PermanentFailure as err:
@@ -253,14 +298,16 @@ class Worker:
                 (RobotState.update(last_error=error, last_error_at=now)
                  .where(RobotState.target == delivery.target).execute())
 
-    def _rate_limited(self, delivery: Delivery, err: RateLimited, now: datetime) -> None:
+    def _rate_limited(self, delivery: Delivery, err: RateLimited, now: datetime, *, in_doubt: bool = False) -> None:
         until = now + timedelta(seconds=err.retry_after)
         with write_tx():
             # A platform block pauses the whole target: nobody hammers a blocked robot.
             (RobotState.update(blocked_until=until, rate_limit_waits=RobotState.rate_limit_waits + 1,
                                last_error=str(err), last_error_at=now)
              .where(RobotState.target == delivery.target).execute())
-            (Delivery.update(state="pending", next_attempt_at=until, claimed_until=None, last_error=str(err),
+            # One that may have been shown stays in flight until then (never merged, see _release).
+            (Delivery.update(state="sending" if in_doubt else "pending", next_attempt_at=until,
+                             claimed_until=until if in_doubt else None, last_error=str(err),
                              last_errcode=None if err.errcode is None else str(err.errcode))
              .where(Delivery.id == delivery.id).execute())
         log.warning("target %s rate limited for %.0fs", delivery.target, err.retry_after)
@@ -310,18 +357,59 @@ class Worker:
         when = state.blocked_until if state and state.blocked_until else now
         with write_tx():
             for d in deliveries:
-                if d.payload and "members" in d.payload:
-                    # An unsent digest dissolves: its reports wait as single cards again.
+                # ``d`` is the row as claim() read it, before marking it sending: one that was
+                # ``sending`` already was taken over from a worker that died mid-send (a dead
+                # send leaves attempts at 0), so it may have been shown.
+                in_doubt = d.state == "sending"
+                if d.payload and "members" in d.payload and d.attempts == 0 and not in_doubt:
+                    # An unsent digest dissolves: its reports wait as single cards again. (One
+                    # tried before may have been shown: it stays whole, for its msgUuid.)
                     (Delivery.update(state="pending", digest=None, next_attempt_at=when)
                      .where(Delivery.id.in_(d.payload["members"])).execute())
                     Delivery.delete().where(Delivery.id == d.id).execute()
+                elif in_doubt:
+                    # Stays in flight until ``when``: counted in the robot's minute, never merged
+                    # into a digest, resent alone under its own msgUuid.
+                    (Delivery.update(claimed_until=when, next_attempt_at=when)
+                     .where(Delivery.id == d.id).execute())
                 else:
                     (Delivery.update(state="pending", next_attempt_at=when, claimed_until=None)
                      .where(Delivery.id == d.id).execute())
 
+    def expire_dead_leases(self, now: datetime) -> int:
+        """Make rows claimed by workers of this host that no longer run due again at once.
+
+        A worker killed mid-send (SIGKILL, OOM) leaves its claimed rows in ``sending``; waiting
+        for their lease would hold each of those targets back for up to ``LEASE_SECONDS`` after
+        every restart. Their lease is ended now instead. The rows stay ``sending`` until taken
+        again, so they still count against the robot's minute (one may have reached DingTalk
+        just before the kill), and the resend carries the same ``msgUuid``. Workers of other
+        hosts, and processes that are still alive, are left to their lease.
+        """
+        database.connect(reuse_if_open=True)
+        owners = (Delivery.select(Delivery.claimed_by).distinct()
+                  .where((Delivery.state == "sending") & (Delivery.claimed_until >= now)
+                         & Delivery.claimed_by.startswith(f"{_host()}:")))
+        dead = []
+        for row in owners:
+            parts = row.claimed_by.rsplit(":", 2)
+            if len(parts) != 3 or parts[0] != _host() or not parts[1].isdigit():
+                continue
+            pid = int(parts[1])
+            if pid != os.getpid() and not _pid_alive(pid):
+                dead.append(row.claimed_by)
+        if not dead:
+            return 0
+        with write_tx():
+            n = (Delivery.update(claimed_until=now - timedelta(seconds=1))
+                 .where((Delivery.state == "sending") & Delivery.claimed_by.in_(dead)).execute())
+        log.warning("took back %d deliveries claimed by dead workers %s", n, ", ".join(dead))
+        return n
+
     def drain(self, max_passes: int = 10_000) -> PassResult:
         """Deliver everything due now (fan-out included) and return the totals."""
         total = PassResult()
+        self.expire_dead_leases(utcnow())
         for _ in range(max_passes):
             r = self.run_once()
             for name in ("fanned_out", "sent", "retried", "dead", "skipped", "coalesced", "rate_limited"):
@@ -334,6 +422,10 @@ class Worker:
         """Loop until ``stop`` is set; sleep only when a pass found nothing to do."""
         stop = stop or threading.Event()
         log.info("worker %s started", self.worker_id)
+        try:
+            self.expire_dead_leases(utcnow())
+        except Exception:  # the database is not there yet: the leases will simply run out
+            log.exception("could not take back the deliveries of dead workers")
         while not stop.is_set():
             try:
                 r = self.run_once()
@@ -350,7 +442,14 @@ class Worker:
 
 def build_worker(settings: Settings, *, wechat=None, worker_id: str | None = None) -> Worker:
     """A worker with the registered bridges for ``settings`` (see ``bridges.registry``)."""
+    from miniapp_api.community import run_pass as community_pass
+
     from .registry import build_bridges
 
-    return Worker(settings, build_bridges(settings, wechat=wechat), worker_id=worker_id)
+    worker = Worker(settings, build_bridges(settings, wechat=wechat), worker_id=worker_id)
+    worker.scheduler_hooks.append(lambda now: community_pass(now, settings))  # notices and campaigns
+    from miniapp_api.deadlines.scheduler import SchedulerHook
+
+    worker.scheduler_hooks.append(SchedulerHook(settings))  # deadlines, escalation, daily digests
+    return worker
 

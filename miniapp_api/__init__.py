@@ -48,8 +48,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     reports.init_app(app)
     residents.init_app(app)
     uploads.init_app(app)
+    from . import community  # notices and campaigns: routes first, then the blueprint
+
+    community.init_app(app)
+    from . import deadlines  # statistics and the emergency switch (admin endpoints)
+
+    deadlines.init_app(app)
     app.register_blueprint(api.bp)
     health.init_app(app)
     callbacks.init_app(app)
     officialview.init_app(app)
+    from . import console  # the administrators' web console at /console/
+
+    console.init_app(app)
     return app

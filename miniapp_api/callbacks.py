@@ -5,6 +5,7 @@ callback is answered 401 and changes nothing.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from flask import Blueprint
@@ -45,9 +46,17 @@ def dingtalk():
     except CallbackRejected as err:
         code = "invalid_signature" if err.status == 401 else "bad_callback"
         return error_response(ApiError("回调无效", code=code, status=err.status))
-    reply = official_commands.handle(msg, now)
+    signature = hashlib.sha256(f"{request.headers.get('timestamp')}\n{request.headers.get('sign')}".encode()).hexdigest()
+    try:
+        reply = official_commands.handle(msg, now, signature)
+    except official_commands.ReplayedSignature:
+        log.warning("refused a replayed callback signature")
+        return error_response(ApiError("签名已被使用", code="replayed_signature", status=401))
     return jsonify({"ok": True, "duplicate": reply is None})
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    from . import dingtalk_events  # POST /callbacks/dingtalk/events (event subscription)
+
+    dingtalk_events.init_app(app)

@@ -183,5 +183,151 @@ def demo_cmd(host: str, port: int, workdir: str, wechat_port: int, dingtalk_port
     run_demo(host=host, port=port, workdir=workdir, wechat_port=wechat_port, dingtalk_port=dingtalk_port)
 
 
+# --- deadlines and escalation (docs/deadlines.md) ---------------------------------------------
+
+
+def _parse_now(text: str | None):
+    """``--now``: ISO 8601; without an offset it is Beijing time (Asia/Shanghai)."""
+    from datetime import datetime
+    from datetime import timezone
+
+    from .schemas import LOCAL_TZ
+
+    if not text:
+        return datetime.now(timezone.utc)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"not an ISO 8601 time: {text!r} (e.g. 2026-11-27T18:00:00+08:00)",
+                                 param_hint="--now") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_TZ)
+    return value.astimezone(timezone.utc)
+
+
+@main.command("scheduler")
+@click.option("--once", is_flag=True, help="Run one pass and exit (the worker runs passes by itself).")
+@click.option("--now", "now_text", default=None, metavar="ISO8601",
+              help="With --once: run as if the time were this (default: the real time).")
+@click.pass_context
+def scheduler_cmd(ctx: click.Context, once: bool, now_text: str | None) -> None:
+    """Deadline reminders, A/B handovers, escalations, daily digests, notice and campaign steps."""
+    import signal
+    import threading
+
+    from . import community
+    from .deadlines.scheduler import run_pass
+    from .schemas import iso
+
+    settings = _settings(ctx)
+    _open_db(settings)
+    if once:
+        now = _parse_now(now_text)
+        summary = run_pass(settings, now)
+        click.echo(f"scheduler pass at {iso(now)}: {summary}")
+        click.echo(f"notices and campaigns: {community.run_pass(now, settings)}")
+        return
+    if now_text:
+        raise click.UsageError("--now goes with --once")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        now = _parse_now(None)
+        run_pass(settings, now)
+        community.run_pass(now, settings)
+        stop.wait(settings.deadlines.scheduler_interval_seconds)
+
+
+@main.command("emergency")
+@click.argument("state", type=click.Choice(["on", "off", "status"]))
+@click.option("--township", default=None, metavar="CODE", help="Only this unit (default: the whole county).")
+@click.pass_context
+def emergency_cmd(ctx: click.Context, state: str, township: str | None) -> None:
+    """平战一键转换: emergency mode on or off, county-wide or for one unit."""
+    import os
+
+    from .deadlines import emergency
+    from .errors import NotFound
+
+    _open_db(_settings(ctx))
+    if state == "status":
+        result = emergency.state()
+    else:
+        try:
+            result = emergency.switch(state == "on", township, f"命令行 {os.environ.get('USER', '')}".strip()[:60],
+                                      _parse_now(None))
+        except NotFound as err:
+            click.echo(err.message, err=True)
+            sys.exit(1)
+        if not result.changed:
+            click.echo("未改变：已经是该状态 / unchanged: already in that state")
+        else:
+            click.echo(f"已切换 / switched: announced in {result.announced} groups, "
+                       f"{result.raised_urgent} open reports raised to urgent, {result.shortened} deadlines shortened")
+    on_units = [code for code, on in result.townships.items() if on]
+    click.echo(f"county-wide emergency: {'on' if result.county else 'off'}; "
+               f"units in emergency mode: {', '.join(on_units) or 'none'}")
+
+
+@main.command("create-admin")
+@click.argument("username")
+@click.option("--name", "display_name", default=None, help="Display name (default: the user name).")
+@click.option("--role", type=click.Choice(["county_admin", "unit_admin", "auditor"]), default="county_admin",
+              show_default=True)
+@click.option("--township", default=None, help="Unit code, required for --role unit_admin.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+@click.pass_context
+def create_admin_cmd(ctx: click.Context, username: str, display_name: str | None, role: str, township: str | None,
+                     password_stdin: bool) -> None:
+    """Create a console administrator (the first account: a county_admin)."""
+    from .console.security import AccountError
+    from .console.security import create_admin
+    from .models import utcnow
+    from .models_console import AdminUser
+
+    db = _open_db(_settings(ctx))
+    try:
+        if not db.table_exists(AdminUser._meta.table_name):
+            raise click.ClickException("数据库还没有控制台的表，请先运行 tongxin init-db / run `tongxin init-db` first")
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+        try:
+            user = create_admin(username, display_name or username, role, password, township, utcnow())
+        except AccountError as err:
+            raise click.ClickException(f"{err.field}: {err.message}") from None
+    finally:
+        db.close()
+    click.echo(f"已创建管理员 / created admin {user.username} ({user.role}{', ' + user.township if user.township else ''})")
+
+
+@main.command("sync-dingtalk")
+@click.option("--dry-run", is_flag=True, help="Read DingTalk, match and report; apply nothing.")
+@click.pass_context
+def sync_dingtalk_cmd(ctx: click.Context, dry_run: bool) -> None:
+    """Fill officials' DingTalk user ids from the organisation (match by mobile); mark leavers
+    inactive. All or nothing: any conflict and nothing is applied (docs/dingtalk-app.md)."""
+    import os
+
+    from .orgsync import SyncFailed
+    from .orgsync import format_result
+    from .orgsync import sync_dingtalk
+
+    settings = _settings(ctx)
+    db = _open_db(settings)
+    try:
+        result = sync_dingtalk(dry_run=dry_run, settings=settings, source="cli", actor=os.environ.get("USER", "")[:40])
+    except SyncFailed as err:
+        if err.result is not None:
+            click.echo(format_result(err.result), err=True)
+        click.echo(f"同步失败，未做任何修改 / sync failed, nothing applied: {err}", err=True)
+        sys.exit(1)
+    finally:
+        db.close()
+    click.echo(format_result(result))
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 from typing import Literal
@@ -96,6 +97,31 @@ class WechatTemplates(_Section):
             raise ValueError("needs exactly the keys number, status, note, time")
         return v
 
+    # Notices (通知公告) and campaigns (战地有我); unset = residents get no subscribe message.
+    # notice: title thing, unit thing (the publisher), time time.
+    notice: str | None = None
+    notice_fields: dict[str, str] = Field(default_factory=lambda: {
+        "title": "thing1", "unit": "thing2", "time": "time3"})
+    # campaign (promotion from the waitlist, reminder before the start, cancellation):
+    # title thing, time time (start, or start~end), place thing, note thing.
+    campaign: str | None = None
+    campaign_fields: dict[str, str] = Field(default_factory=lambda: {
+        "title": "thing1", "time": "time2", "place": "thing3", "note": "thing4"})
+
+    @field_validator("notice", "campaign")
+    @classmethod
+    def _optional_id(cls, v: str | None) -> str | None:
+        return None if v is None else _not_placeholder(v)
+
+    @field_validator("notice_fields", "campaign_fields")
+    @classmethod
+    def _community_fields(cls, v: dict[str, str], info) -> dict[str, str]:
+        wanted = {"notice_fields": {"title", "unit", "time"},
+                  "campaign_fields": {"title", "time", "place", "note"}}[info.field_name]
+        if set(v) != wanted:
+            raise ValueError(f"needs exactly the keys {', '.join(sorted(wanted))}")
+        return v
+
 
 class WechatSettings(_Section):
     appid: str = Field(pattern=r"^wx[0-9A-Za-z_-]{2,30}$")
@@ -129,6 +155,15 @@ class DingtalkSettings(_Section):
     # Staging: when set, every group delivery goes to this one robot instead.
     staging_webhook: str | None = None
     staging_secret: str | None = None
+    # The DingTalk app (docs/dingtalk-app.md): roster sync, event subscription, app-sent groups.
+    corp_id: str | None = None  # the organisation's CorpId (ding...), for logs and the console
+    agent_id: str | None = None  # the app's AgentId (work notifications; not needed for groups)
+    event_token: str | None = None  # event subscription: the Token (signatures)
+    event_aes_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{43}$")  # and its EncodingAESKey
+    event_window_seconds: int = Field(default=3600, ge=60, le=24 * 3600)  # older pushes are refused
+    # App-sent groups (chat.send) are limited per app, not per robot (PLATFORMS §4.4, ~20 qps):
+    app_rate_limit_per_minute: int = Field(default=1200, ge=1, le=6000)  # all app-sent groups together
+    app_chat_rate_limit_per_minute: int = Field(default=60, ge=1, le=6000)  # one app-sent group
 
     @model_validator(mode="after")
     def _staging_pair(self) -> "DingtalkSettings":
@@ -136,6 +171,8 @@ class DingtalkSettings(_Section):
             raise ValueError("staging_webhook and staging_secret go together")
         if self.digest_reserve >= self.rate_limit_per_minute:
             raise ValueError("digest_reserve must be smaller than rate_limit_per_minute")
+        if bool(self.event_token) != bool(self.event_aes_key):
+            raise ValueError("event_token and event_aes_key go together")
         return self
 
     _secret = field_validator("app_key", "app_secret")(_not_placeholder)
@@ -147,20 +184,55 @@ class DingtalkSettings(_Section):
 
 
 class GroupSettings(_Section):
-    """A DingTalk group: the custom robot that speaks there and the group's id in callbacks."""
+    """A DingTalk group: the custom robot that speaks there and the group's id in callbacks.
 
-    webhook: str = Field(pattern=r"^https?://[^\s]+access_token=[^\s&]+")
-    secret: str = Field(min_length=1)
+    A group the county's app created can name its ``chat_id`` instead: messages then go
+    through the app (``chat.send``) and ``webhook``/``secret`` may be left out.
+    """
+
+    webhook: str | None = Field(default=None, pattern=r"^https?://[^\s]+access_token=[^\s&]+")
+    secret: str | None = Field(default=None, min_length=1)
     conversation_id: str = Field(min_length=1)
+    chat_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_=+/-]{1,64}$")
 
-    _secret = field_validator("secret")(_not_placeholder)
+    @field_validator("secret")
+    @classmethod
+    def _real_secret(cls, v: str | None) -> str | None:
+        return None if v is None else _not_placeholder(v)
 
     @field_validator("webhook")
     @classmethod
-    def _real_token(cls, v: str) -> str:
+    def _real_token(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
         token = v.split("access_token=", 1)[1].split("&", 1)[0]
         _not_placeholder(token)
         return v
+
+    @field_validator("chat_id")
+    @classmethod
+    def _real_chat(cls, v: str | None) -> str | None:
+        return None if v is None else _not_placeholder(v)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _robot_keys(cls, data: Any) -> Any:
+        # A robot group (no chat_id) needs both keys, reported as the usual "required key is
+        # missing" of each, as when they were plain required fields.
+        if isinstance(data, dict) and data.get("chat_id") is None:
+            missing = [k for k in ("webhook", "secret") if data.get(k) is None]
+            if missing:
+                from pydantic_core import InitErrorDetails
+
+                raise ValidationError.from_exception_data(
+                    cls.__name__, [InitErrorDetails(type="missing", loc=(k,), input=data) for k in missing])
+        return data
+
+    @model_validator(mode="after")
+    def _pair(self) -> "GroupSettings":
+        if bool(self.webhook) != bool(self.secret):
+            raise ValueError("webhook and secret go together")
+        return self
 
 
 class TownshipSettings(_Section):
@@ -208,6 +280,37 @@ class WorkerSettings(_Section):
     batch_size: int = Field(default=50, ge=1, le=1000)
 
 
+class NoticesSettings(_Section):
+    # A unit that has not acknowledged a notice (收到 <number>) within ack_hours is reminded
+    # in its group; after escalate_hours the county group is told which units are missing.
+    ack_hours: float = Field(default=24, gt=0, le=24 * 30)
+    escalate_hours: float = Field(default=48, gt=0, le=24 * 60)
+    # The department code (from [[departments]]) whose DingTalk group is the county group.
+    county_group: str | None = Field(default=None, pattern=_CODE)
+    body_max_chars: int = Field(default=20_000, ge=100, le=200_000)
+
+    @model_validator(mode="after")
+    def _order(self) -> "NoticesSettings":
+        if self.escalate_hours <= self.ack_hours:
+            raise ValueError("escalate_hours must be greater than ack_hours")
+        return self
+
+
+class CampaignsSettings(_Section):
+    checkin_code_seconds: int = Field(default=60, ge=15, le=3600)  # the code rotates this often
+    checkin_radius_m: int = Field(default=500, ge=20, le=20_000)  # default radius around the place
+    checkin_early_minutes: int = Field(default=30, ge=0, le=24 * 60)  # check-in opens this early
+    reminder_hours: float = Field(default=24, gt=0, le=24 * 14)  # subscribe message before start
+    count_interval_minutes: float = Field(default=10, ge=0, le=24 * 60)  # sign-up count in groups
+    complete_after_minutes: float = Field(default=60, ge=0, le=24 * 60 * 7)  # auto-complete after end
+    # 发起志愿 <number> in DingTalk: the campaign starts tomorrow at this local hour and lasts
+    # default_hours, for default_capacity volunteers (the console can change it afterwards).
+    default_start_hour: int = Field(default=9, ge=0, le=23)
+    default_hours: float = Field(default=3, gt=0, le=24)
+    default_capacity: int = Field(default=10, ge=1, le=1000)
+    locate_max_km: float = Field(default=3, gt=0, le=100)  # nearest grid centre for locating
+
+
 class AdminSettings(_Section):
     # A bearer token for scripts and the admin API (county administrator rights). Leave it
     # unset to allow admin API calls only from console sessions.
@@ -217,6 +320,52 @@ class AdminSettings(_Section):
     @classmethod
     def _real(cls, v: str | None) -> str | None:
         return None if v is None else _not_placeholder(v)
+
+
+class DeadlinesSettings(_Section):
+    """Deadlines, the escalation ladder, emergency mode and the daily digest (docs/deadlines.md).
+
+    The policy keys (down to ``workdays``) are written to the database by ``tongxin init-db``,
+    like the categories' hours; the console edits them there. The rest is read at run time.
+    """
+
+    working_days: bool = True  # deadlines count only working days (holiday calendar below)
+    reminder_fractions: list[float] = Field(default_factory=lambda: [0.5], max_length=5)
+    handover_fraction: float = Field(default=0.75, gt=0, lt=1)  # A has not acted: B takes over
+    emergency_accept_factor: float = Field(default=0.5, gt=0, le=1)
+    emergency_resolve_factor: float = Field(default=0.5, gt=0, le=1)
+    emergency_all_days: bool = True  # in emergency mode every calendar hour counts
+    emergency_categories: list[str] = []  # urgent lane in emergency mode; empty = all categories
+    whistle_report_hours: float = Field(default=24, gt=0, le=24 * 60)  # 报到 after 转办
+    redo_max_score: int = Field(default=2, ge=0, le=4)  # a rating up to this sends it back (重办)
+    duty_departments: dict[str, str] = {}  # category code → department code (county level)
+    holidays: list[date] = []  # weekdays off (法定节假日)
+    workdays: list[date] = []  # weekend days worked (调休上班)
+    scheduler_interval_seconds: float = Field(default=60, ge=1, le=3600)
+    max_reports_per_pass: int = Field(default=5000, ge=10, le=1_000_000)
+    digest_enabled: bool = False  # the example configuration turns it on
+    digest_time: str = Field(default="18:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")  # Asia/Shanghai
+
+    @field_validator("reminder_fractions")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in v):
+            raise ValueError("each fraction must be between 0 and 1 (exclusive)")
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _calendar(self) -> "DeadlinesSettings":
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            raise ValueError(f"holidays and workdays both list {both[0].isoformat()}")
+        return self
+
+
+class CountySettings(_Section):
+    """The county command centre (县指挥中心): the top of the escalation ladder."""
+
+    name: str = Field(default="县指挥中心", min_length=1, max_length=40)
+    dingtalk: GroupSettings | None = None
 
 
 class Settings(_Section):
@@ -230,6 +379,17 @@ class Settings(_Section):
     dingtalk: DingtalkSettings
     worker: WorkerSettings = WorkerSettings()
     admin: AdminSettings = AdminSettings()
+    notices: NoticesSettings = NoticesSettings()
+    campaigns: CampaignsSettings = CampaignsSettings()
+
+    @model_validator(mode="after")
+    def _county_group(self) -> "Settings":
+        code = self.notices.county_group
+        if code and code not in {d.code for d in self.departments}:
+            raise ValueError(f"notices.county_group: no [[departments]] entry has the code {code!r}")
+        return self
+    deadlines: DeadlinesSettings = DeadlinesSettings()
+    county: CountySettings | None = None
     townships: list[TownshipSettings] = Field(min_length=1)
     departments: list[DepartmentSettings] = []
     categories: list[CategorySettings] = Field(
@@ -251,14 +411,39 @@ class Settings(_Section):
             for i, x in enumerate(getattr(self, n))
             if x.dingtalk
         ]
+        if self.county and self.county.dingtalk:
+            cids.append(("county.dingtalk.conversation_id", self.county.dingtalk.conversation_id))
         seen_cid: set[str] = set()
         for key, cid in cids:
             if cid in seen_cid:
                 problems.append(f"{key}: the same group is mapped twice")
             seen_cid.add(cid)
+        chats = [(f"{n}[{i}].dingtalk.chat_id", x.dingtalk.chat_id) for n in ("townships", "departments")
+                 for i, x in enumerate(getattr(self, n)) if x.dingtalk and x.dingtalk.chat_id]
+        if self.county and self.county.dingtalk and self.county.dingtalk.chat_id:
+            chats.append(("county.dingtalk.chat_id", self.county.dingtalk.chat_id))
+        seen_chat: set[str] = set()
+        for key, chat in chats:
+            if chat in seen_chat:
+                problems.append(f"{key}: the same app group is mapped twice")
+            seen_chat.add(chat)
+        problems += self._deadline_references()
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _deadline_references(self) -> list[str]:
+        """Codes named in ``[deadlines]`` must exist among the categories and departments."""
+        categories = {c.code for c in self.categories}
+        departments = {d.code for d in self.departments}
+        problems = [f"deadlines.emergency_categories: unknown category {c!r}"
+                    for c in self.deadlines.emergency_categories if c not in categories]
+        for cat, dept in self.deadlines.duty_departments.items():
+            if cat not in categories:
+                problems.append(f"deadlines.duty_departments.{cat}: unknown category")
+            if dept not in departments:
+                problems.append(f"deadlines.duty_departments.{cat}: unknown department {dept!r}")
+        return problems
 
 
 def _parse_env_value(raw: str) -> Any:

@@ -66,7 +66,9 @@ def write_config(workdir: Path, host: str, port: int, ports: dict[str, int]) -> 
         'miniprogram_state = "developer"', "",
         "[wechat.templates]", f'report_status = "{TEMPLATE_ID}"', "",
         "[dingtalk]", f'api_base_url = "{dt}"', f'app_key = "{DT_APP_KEY}"', f'app_secret = "{DT_APP_SECRET}"',
-        "digest_wait_seconds = 5", "",
+        "digest_wait_seconds = 5",
+        # Event subscription (docs/dingtalk-app.md): the fake pushes member changes with these.
+        'event_token = "demo-event-token"', f'event_aes_key = "{secrets.token_hex(22)[:43]}"', "",
         "[worker]", "poll_seconds = 0.3", "",
     ]
     for kind, units in (("townships", townships), ("departments", departments)):
@@ -136,6 +138,21 @@ def demo_blueprint(wechat_url: str) -> Blueprint:
     return bp
 
 
+def _demo_admin(workdir: Path) -> str:
+    """A county administrator ``demo`` for the console; its password is kept in the work dir."""
+    from .console.security import create_admin
+    from .models import utcnow
+    from .models_console import AdminUser
+
+    secret = workdir / "admin-password.txt"
+    if not secret.exists():
+        secret.write_text("Tongxin-" + secrets.token_urlsafe(9) + "\n", encoding="utf-8")
+    password = secret.read_text(encoding="utf-8").strip()
+    if AdminUser.get_or_none(AdminUser.username == "demo") is None:
+        create_admin("demo", "演示管理员", "county_admin", password, None, utcnow())
+    return password
+
+
 def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo",
              wechat_port: int = PORTS["wechat"], dingtalk_port: int = PORTS["dingtalk"]) -> None:
     """Start everything and block until Ctrl-C (or SIGTERM)."""
@@ -171,6 +188,14 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
     _add_roster(groups, str(roster))
     for g in groups:
         state.add_group(g["conversation_id"], g["title"] + "工作群", g["access_token"], g["secret"], g["members"])
+    # The app side: the roster's officials are the organisation's members; member changes made
+    # on the fake's page are pushed to Tongxin's event subscription (docs/dingtalk-app.md).
+    from bridges.dingtalk.fake_app import org_from_roster
+
+    org_from_roster(state.app, str(roster))
+    if settings.dingtalk.event_token:
+        state.app.event_token, state.app.event_aes_key = settings.dingtalk.event_token, settings.dingtalk.event_aes_key
+        state.app.events_url = f"http://{host}:{port}/callbacks/dingtalk/events"
     dingtalk = serve_in_thread(fake_dt_app, port=dingtalk_port)
 
     app = create_app(settings)
@@ -182,6 +207,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
         import_org(str(roster))
     except ImportFailed as err:  # pragma: no cover - the generated roster is valid
         raise SystemExit(f"demo roster rejected: {err.errors[:3]}") from None
+    admin_password = _demo_admin(wd)
     database.close()
 
     stop = threading.Event()
@@ -198,6 +224,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
   居民（代替小程序） resident page ....... {base}/demo/
   钉钉群（模拟器）  DingTalk groups ....... {dingtalk.base_url}/
   微信（模拟器）    WeChat fake ........... {wechat.base_url}/
+  管理后台          admin console ......... {base}/console/   (demo / {admin_password})
   API 文档          OpenAPI docs .......... {base}/api/v1/docs
   运行状态          metrics / readiness ... {base}/metrics  {base}/readyz
 

@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
     def readyz():
         """The database answers."""
         try:
+            database.connect(reuse_if_open=True)
             database.execute_sql("SELECT 1").fetchone()
         except Exception:  # any driver error means "not ready", never a 500 page
             return jsonify({"status": "unavailable", "database": "error"}), 503

@@ -22,6 +22,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from . import outbox
+from .db import database
 from .db import write_tx
 from .errors import Conflict
 from .models import Report
@@ -46,6 +47,13 @@ class Action(StrEnum):
     RATE = "rate"          # 评价
     REOPEN = "reopen"      # 重新办理
     CLOSE = "close"        # 自动关闭 (no rating within the allowed days)
+    # Steps of the escalation ladder (miniapp_api.deadlines): timeline entries that leave the
+    # status as it is (see note_step).
+    REMIND = "remind"        # 催办: the post on duty is reminded before a deadline
+    HANDOVER = "handover"    # AB岗交接: A has not acted (or is on leave), B takes over
+    ESCALATE = "escalate"    # 升级: raised to the next level at the deadline
+    OVERDUE = "overdue"      # 超时督办: missed at the top level, or a whistle not answered
+    FOLLOW_UP = "follow_up"  # 回访: the resident is not satisfied, redone at the same level (重办)
 
 
 class Channel(StrEnum):
@@ -89,6 +97,11 @@ ACTION_LABELS = {
     Action.RATE: "评价",
     Action.REOPEN: "重新办理",
     Action.CLOSE: "自动关闭",
+    Action.REMIND: "催办",
+    Action.HANDOVER: "AB岗交接",
+    Action.ESCALATE: "逐级上报",
+    Action.OVERDUE: "超时督办",
+    Action.FOLLOW_UP: "回访重办",
 }
 
 
@@ -135,6 +148,7 @@ def record_submission(report: Report, actor: Actor, now: datetime, *, checked: b
     kind = "report.created" if checked else "report.content_check"
     outbox.record(kind, {"number": report.number}, report=report, now=now,
                   priority=outbox.URGENT if report.urgent else outbox.NORMAL)
+    _after_change(report, None, Status.PENDING, Action.SUBMIT, actor, now, {})
 
 
 def apply(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
@@ -175,4 +189,45 @@ def apply(report: Report, action: str, actor: Actor, now: datetime, *, note: str
             report=report, now=now,
             priority=outbox.URGENT if report.urgent else outbox.NORMAL,
         )
+        _after_change(report, old, new, action, actor, now, values)
     return Report.get_by_id(report.id)
+
+
+def _after_change(report: Report, old, new, action, actor: Actor, now: datetime, changes: dict) -> None:
+    """Start, move or stop the report's deadline clock, in the same transaction."""
+    from .deadlines import planner  # late: the planner builds on this module
+
+    planner.after_change(report, old, new, action, actor, now, changes)
+
+
+def note_step(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
+              event_kind: str | None = None, payload: dict | None = None,
+              priority: int | None = None) -> None:
+    """Record a step that leaves the status as it is (a reminder, an A→B handover, an
+    escalation, a follow-up): one timeline entry and, with ``event_kind``, one outbox event.
+
+    Must run inside the caller's write transaction, with the change the step stands for.
+    """
+    if not database.in_transaction():
+        raise RuntimeError("note_step must run inside the transaction of the step it records")
+    entry, event = step_rows(report, action, actor, now, note=note, event_kind=event_kind, payload=payload,
+                             priority=priority)
+    TimelineEntry.create(**entry)
+    if event:
+        outbox.record(event["kind"], event["payload"], report=report, now=now, priority=event["priority"])
+
+
+def step_rows(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
+              event_kind: str | None = None, payload: dict | None = None,
+              priority: int | None = None) -> tuple[dict, dict | None]:
+    """The timeline row and outbox row (None without ``event_kind``) of :func:`note_step`, for
+    callers that write many steps at once (``TimelineEntry.insert_many``, ``outbox.record_many``)."""
+    entry = dict(report=report.id, at=now, status=report.status, action=str(action), channel=str(actor.channel),
+                 actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note=note)
+    if not event_kind:
+        return entry, None
+    body = {"number": report.number, "action": str(action), "note": note}
+    body.update(payload or {})
+    return entry, dict(kind=event_kind, payload=body, report=report.id, created_at=now,
+                       priority=priority if priority is not None else
+                       (outbox.URGENT if report.urgent else outbox.NORMAL))

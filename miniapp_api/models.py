@@ -90,15 +90,23 @@ class GroupMapping(BaseModel):
 
     ``owner_kind`` is ``township`` or ``department``. Config seeds these rows; the console
     edits them later. ``secret`` is write-only: no API ever returns it.
+
+    A group created by the county's DingTalk app names its ``chat_id``: messages then go
+    through the app (``chat.send``, bridges/dingtalk/app_channel.py) and ``webhook``/``secret``
+    may be empty strings. ``broken_reason`` is set when DingTalk says the group is gone
+    (``chat_disband``); the mapping is then disabled until an administrator fixes it.
     """
 
     owner_kind = CharField(max_length=16)
     owner_code = CharField(max_length=32)
-    webhook = TextField()
-    secret = TextField()
+    webhook = TextField(default="")
+    secret = TextField(default="")
     conversation_id = CharField(max_length=128, unique=True)
     enabled = BooleanField(default=True)
     updated_at = UtcDateTimeField(default=utcnow)
+    chat_id = CharField(max_length=64, null=True, unique=True)
+    broken_reason = TextField(null=True)
+    broken_at = UtcDateTimeField(null=True)
 
     class Meta:
         indexes = ((("owner_kind", "owner_code"), True),)
@@ -122,6 +130,9 @@ class Grid(BaseModel):
     name = CharField(max_length=60)
     center_lat = DoubleField(null=True)
     center_lng = DoubleField(null=True)
+    # The grid's area as GeoJSON text (Polygon/MultiPolygon, WGS-84 lng/lat), for locating a
+    # resident's home grid from coordinates (miniapp_api.community.places).
+    boundary = TextField(null=True)
 
     class Meta:
         indexes = ((("community", "name"), True),)
@@ -143,6 +154,9 @@ class Official(BaseModel):
     mobile = CharField(max_length=20, default="")
     active = BooleanField(default=True)
     on_leave = BooleanField(default=False)
+    # Set when the DingTalk roster sync found them gone from the organisation (they are then
+    # inactive, never deleted); cleared if they come back.
+    left_org_at = UtcDateTimeField(null=True)
 
 
 class Category(BaseModel):
@@ -169,6 +183,10 @@ class Resident(BaseModel):
     nickname = CharField(max_length=40, default="")
     created_at = UtcDateTimeField(default=utcnow)
     last_login_at = UtcDateTimeField(default=utcnow)
+    # Home place (unit, community, grid): notices and campaigns are scoped by it.
+    home_township = ForeignKeyField(Township, null=True, on_delete="SET NULL")
+    home_community = ForeignKeyField(Community, null=True, on_delete="SET NULL")
+    home_grid = ForeignKeyField(Grid, null=True, on_delete="SET NULL")
 
 
 class AuthSession(BaseModel):
@@ -236,6 +254,19 @@ class Report(BaseModel):
     accepted_at = UtcDateTimeField(null=True)
     resolved_at = UtcDateTimeField(null=True)
     closed_at = UtcDateTimeField(null=True)
+    # Deadlines and the escalation ladder (miniapp_api.deadlines; set by lifecycle, scheduler).
+    deadline_round = IntegerField(default=0)        # bumped each time a deadline clock starts
+    phase_started_at = UtcDateTimeField(null=True)  # when the current deadline clock started
+    phase_hours = DoubleField(null=True)            # its length (working hours when counted so)
+    accept_due_at = UtcDateTimeField(null=True)
+    resolve_due_at = UtcDateTimeField(null=True)
+    next_step_at = UtcDateTimeField(null=True, index=True)  # when the scheduler looks next
+    missed_deadlines = SmallIntegerField(default=0)
+    handover_count = SmallIntegerField(default=0)   # A→B handovers (B covered for A)
+    redo_count = SmallIntegerField(default=0)       # 重办: sent back after a low rating/reopen
+    resolved_post = CharField(max_length=1, default="")    # A | B | '' of who resolved
+    resolved_level = CharField(max_length=16, default="")
+    resolved_unit = CharField(max_length=48, default="")   # township:<code> | department:<code> | county
 
     class Meta:
         indexes = ((("resident", "id"), False), (("township", "status"), False))
@@ -397,3 +428,20 @@ ALL_MODELS: list[type[Model]] = [
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "utcnow", "Field"]
+
+# Notices and campaigns live in their own module but are part of the same schema (v001 on a
+# new database, truncation in tests). Imported last: that module builds on the classes above.
+from .models_community import COMMUNITY_MODELS  # noqa: E402
+
+ALL_MODELS += COMMUNITY_MODELS
+
+# The console's tables (accounts, sessions, audit log, mapping history): that module adds
+# them to ALL_MODELS itself, so importing either module first gives the same list.
+from . import models_console  # noqa: E402,F401
+
+# Deadlines and the escalation ladder (policy, calendar, steps, ratings): that module adds
+# its tables to ALL_MODELS itself too.
+from . import models_deadlines  # noqa: E402,F401
+
+# The DingTalk app (roster sync, event subscription, app-sent groups): its tables too.
+from . import models_dingtalk  # noqa: E402,F401

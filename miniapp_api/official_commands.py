@@ -117,8 +117,10 @@ def _execute(cmd: Command, mapping: GroupMapping, unit, official: Official, now:
         return HELP_TEXT
     if action == "todo":
         return _todo(mapping, unit)
-    if action in ("ack", "campaign"):
-        return "该指令将在通知和志愿活动上线后可用。发送「帮助」查看可用指令。"
+    if action in ("ack", "campaign"):  # 收到 <notice> / 发起志愿 <report>: notices and campaigns
+        from .community import commands as community_commands
+
+        return community_commands.execute(cmd, mapping, unit, official, actor, now)
     report = _report(mapping, unit, cmd.number)
     if action == "query":
         return _summary(report)
@@ -142,14 +144,32 @@ def _execute(cmd: Command, mapping: GroupMapping, unit, official: Official, now:
     raise Refused("暂不支持该指令。发送「帮助」查看可用指令。")
 
 
-def handle(msg: InboundMessage, now: datetime) -> str | None:
-    """Run one @robot message; returns the reply text, or None for a duplicate ``msgId``."""
+class ReplayedSignature(Exception):
+    """A signature already used by another message: a captured header pair replayed."""
+
+
+def handle(msg: InboundMessage, now: datetime, signature: str = "") -> str | None:
+    """Run one @robot message; returns the reply text, or None for a duplicate ``msgId``.
+
+    ``signature`` identifies the callback's ``timestamp``/``sign`` headers. DingTalk signs
+    only the timestamp, so a captured pair could be replayed with another body for an hour:
+    a pair already used by a *different* message raises :class:`ReplayedSignature`.
+    """
     with write_tx():
+        if CallbackReceipt.get_or_none((CallbackReceipt.source == "dingtalk")
+                                       & (CallbackReceipt.external_id == msg.msg_id[:128])):
+            return None  # DingTalk delivered it twice: it had its effect the first time
+        if signature:
+            try:
+                with database.atomic():
+                    CallbackReceipt.create(source="dingtalk-sig", external_id=signature, received_at=now)
+            except IntegrityError:
+                raise ReplayedSignature() from None
         try:
             with database.atomic():
                 CallbackReceipt.create(source="dingtalk", external_id=msg.msg_id[:128], received_at=now)
         except IntegrityError:
-            return None  # DingTalk delivered it twice: it had its effect the first time
+            return None  # a concurrent twin got there first
         mapping = GroupMapping.get_or_none(GroupMapping.conversation_id == msg.conversation_id)
         unit = _unit(mapping) if mapping else None
         try:

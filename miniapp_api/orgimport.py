@@ -14,6 +14,10 @@ with exactly this header::
 * ``dingtalk_user_id`` — optional, at most 64 characters, one official per id;
 * ``mobile`` — optional, an 11-digit mainland mobile number.
 
+An optional ninth column ``boundary`` holds a grid's boundary as WKT (``POLYGON ((lng lat,
+…))``) or GeoJSON (quote the cell: it contains commas). It is stored as GeoJSON, its centroid
+becomes the grid's centre, and residents are located in it (``miniapp_api.community``).
+
 An official is identified by (township, community, grid, name, role); importing updates
 their duty post, DingTalk id and mobile, so re-importing the same file changes nothing.
 Nothing is deleted or deactivated: a roster only adds and updates.
@@ -47,6 +51,9 @@ from .models import Official
 from .models import Township
 
 HEADER = ("township", "community", "grid", "official_name", "role", "duty_post", "dingtalk_user_id", "mobile")
+#: An optional ninth column: the grid's boundary, WKT or GeoJSON (stored as GeoJSON; its
+#: centroid becomes the grid's centre). Used to locate residents' home grids.
+BOUNDARY_COLUMN = "boundary"
 ROLES = ("grid_leader", "grid_worker", "township_staff")
 GRID_ROLES = ("grid_leader", "grid_worker")
 
@@ -77,6 +84,7 @@ class ImportResult:
     officials_created: int = 0
     officials_updated: int = 0
     officials_unchanged: int = 0
+    grids_geometry_updated: int = 0
     dry_run: bool = False
     errors: list[RowError] = field(default_factory=list)
 
@@ -110,6 +118,7 @@ class _Row:
     duty_post: str
     dingtalk_user_id: str
     mobile: str
+    boundary: str = ""
 
     @property
     def identity(self) -> tuple:
@@ -214,6 +223,20 @@ def _check_row(line: int, cells: list[str], townships) -> tuple[_Row | None, lis
     return _Row(line, township, community, grid, name, role, duty_post, dingtalk_id, mobile), []
 
 
+def _boundary(text: str, grid: str) -> tuple[str, str | None]:
+    """The canonical GeoJSON text of a boundary cell, or the problem with it."""
+    if not text:
+        return "", None
+    if not grid:
+        return "", "boundary 只能填在写明了 grid 的行"
+    from .community import geo
+
+    try:
+        return geo.dumps(geo.parse_boundary(text)), None
+    except geo.InvalidBoundary as err:
+        return "", f"boundary 无效：{err}"
+
+
 def _parse(text: str, townships) -> tuple[list[_Row], list[RowError]]:
     """Rows that are valid on their own, and every problem found, by line."""
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -221,23 +244,31 @@ def _parse(text: str, townships) -> tuple[list[_Row], list[RowError]]:
     errors: list[RowError] = []
     seen: dict[tuple, int] = {}
     first_line = 1
+    width = len(HEADER)
     try:
         for record in reader:
             line, first_line = first_line, reader.line_num + 1
             cells = [c.strip() for c in record]
             if line == 1:
-                if tuple(cells) != HEADER:
-                    return [], [RowError(1, f"表头应为 {','.join(HEADER)}；实际为 {','.join(cells) or '（空）'}")]
+                if tuple(cells) not in (HEADER, HEADER + (BOUNDARY_COLUMN,)):
+                    return [], [RowError(1, f"表头应为 {','.join(HEADER)}（可再加一列 {BOUNDARY_COLUMN}）；"
+                                            f"实际为 {','.join(cells) or '（空）'}")]
+                width = len(cells)
                 continue
             if not any(cells):
                 continue  # blank lines and Excel's trailing ",,,,,,," rows
-            if len(cells) != len(HEADER):
-                errors.append(RowError(line, f"应有 {len(HEADER)} 列，实际有 {len(cells)} 列（名称里的逗号要用英文双引号括起来）"))
+            if len(cells) != width:
+                errors.append(RowError(line, f"应有 {width} 列，实际有 {len(cells)} 列（名称里的逗号要用英文双引号括起来）"))
                 continue
-            row, problems = _check_row(line, cells, townships)
+            row, problems = _check_row(line, cells[:len(HEADER)], townships)
+            boundary, problem = _boundary(cells[len(HEADER)] if width > len(HEADER) else "", cells[2])
+            if problem:
+                problems.append(problem)
+                row = None
             errors.extend(RowError(line, p) for p in problems)
             if row is None:
                 continue
+            row.boundary = boundary
             if row.identity in seen:
                 errors.append(RowError(line, f"与第 {seen[row.identity]} 行重复（同一单位、村/社区、网格、姓名和角色）"))
                 continue
@@ -281,7 +312,13 @@ class _Org:
         if key not in self.grids:
             self.grids[key] = Grid.create(community=community, name=row.grid)
             self.result.grids_created += 1
-        return self.grids[key]
+        grid = self.grids[key]
+        if row.boundary and grid.boundary != row.boundary:
+            from .community.places import set_grid_geometry
+
+            self.grids[key] = grid = set_grid_geometry(grid, row.boundary, None)  # centre: its centroid
+            self.result.grids_geometry_updated += 1
+        return grid
 
     def official(self, row: _Row, community: Community | None, grid: Grid | None) -> Official:
         key = (row.township.id, community.id if community else None, grid.id if grid else None, row.name, row.role)
@@ -405,6 +442,8 @@ def export_org() -> str:
                  .join(Community, JOIN.LEFT_OUTER).switch(Official)
                  .join(Grid, JOIN.LEFT_OUTER)
                  .where(Official.active))
+    with_boundary = Grid.select().where(Grid.boundary.is_null(False)).exists()
+    extra = (lambda g: [g.boundary or ""] if g is not None else [""]) if with_boundary else (lambda g: [])
     for o in officials:
         community = o.community.name if o.community_id else ""
         grid = o.grid.name if o.grid_id else ""
@@ -412,15 +451,15 @@ def export_org() -> str:
             staffed.add(o.grid_id)
         key = (o.township.sort_order, o.township.code, community, grid, 1, role_order.get(o.role, 9), o.name)
         lines.append((key, [o.township.code, community, grid, o.name, o.role, o.duty_post,
-                            o.dingtalk_user_id or "", o.mobile]))
+                            o.dingtalk_user_id or "", o.mobile] + extra(o.grid if o.grid_id else None)))
     for g in Grid.select(Grid, Community, Township).join(Community).join(Township):
         if g.id not in staffed:
             t = g.community.township
             lines.append(((t.sort_order, t.code, g.community.name, g.name, 0, 0, ""),
-                          [t.code, g.community.name, g.name, "", "", "", "", ""]))
+                          [t.code, g.community.name, g.name, "", "", "", "", ""] + extra(g)))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(HEADER)
+    writer.writerow(HEADER + ((BOUNDARY_COLUMN,) if with_boundary else ()))
     writer.writerows(cells for _, cells in sorted(lines, key=lambda item: item[0]))
     return out.getvalue()
 
@@ -436,6 +475,7 @@ def format_result(result: ImportResult) -> str:
         f"{head}: {result.rows} 行 / rows",
         f"  新建村/社区 communities created: {result.communities_created}",
         f"  新建网格 grids created: {result.grids_created}",
+        *([f"  网格边界 grid boundaries set: {result.grids_geometry_updated}"] if result.grids_geometry_updated else []),
         f"  人员 officials: 新建 created {result.officials_created}, 更新 updated {result.officials_updated}, "
         f"未变 unchanged {result.officials_unchanged}",
     ])

@@ -21,3 +21,13 @@ def record(kind: str, payload: dict, *, now: datetime, report=None, priority: in
     if not database.in_transaction():
         raise RuntimeError("outbox.record must run inside the transaction of the change it reports")
     return OutboxEvent.create(kind=kind, payload=payload, report=report, priority=priority, created_at=now)
+
+
+def record_many(rows: list[dict]) -> int:
+    """Add many events at once (``kind``, ``payload``, ``report``, ``priority``, ``created_at``
+    each), inside the transaction of the changes they report; returns how many."""
+    if not database.in_transaction():
+        raise RuntimeError("outbox.record_many must run inside the transaction of the changes it reports")
+    if rows:
+        OutboxEvent.insert_many(rows).execute()
+    return len(rows)

@@ -25,9 +25,21 @@ def _upsert(model, key: dict, values: dict) -> bool:
 def _map_group(owner_kind: str, owner_code: str, group) -> bool:
     if group is None:
         return False
-    return _upsert(GroupMapping, {"owner_kind": owner_kind, "owner_code": owner_code},
-                   {"webhook": group.webhook, "secret": group.secret,
-                    "conversation_id": group.conversation_id, "enabled": True})
+    from .models_console import MappingVersion
+
+    if MappingVersion.select().where((MappingVersion.owner_kind == owner_kind)
+                                     & (MappingVersion.owner_code == owner_code)).exists():
+        return False  # changed in the console since: its version wins (its history keeps the config's)
+    values = {"webhook": group.webhook or "", "secret": group.secret or "",
+              "conversation_id": group.conversation_id, "enabled": True,
+              "chat_id": group.chat_id}  # chat_id: an app-sent group (docs/dingtalk-app.md)
+    row = GroupMapping.get_or_none((GroupMapping.owner_kind == owner_kind) & (GroupMapping.owner_code == owner_code))
+    if row is not None and row.broken_reason:
+        if row.chat_id == group.chat_id and row.webhook == values["webhook"]:
+            del values["enabled"]  # still the group DingTalk said was disbanded: stays off
+        else:
+            values.update(broken_reason=None, broken_at=None)  # the config names a new group
+    return _upsert(GroupMapping, {"owner_kind": owner_kind, "owner_code": owner_code}, values)
 
 
 def apply_config(settings: Settings) -> int:
@@ -44,4 +56,9 @@ def apply_config(settings: Settings) -> int:
             changed += _upsert(Category, {"code": c.code},
                                {"name": c.name, "level": c.level, "accept_hours": c.accept_hours,
                                 "resolve_hours": c.resolve_hours, "sort_order": i})
+        if settings.county is not None:
+            changed += _map_group("county", "county", settings.county.dingtalk)
+        from .deadlines.policy import seed_policy
+
+        changed += seed_policy(settings)  # [deadlines]: the ladder policy and the holiday calendar
     return changed

@@ -39,20 +39,30 @@ def _worker_suffix() -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> str:
-    """A PostgreSQL database of this xdist worker's own (created on first use)."""
+def pg_url():
+    """A PostgreSQL database of this test run and xdist worker alone, dropped at the end.
+
+    Named by the run too, so two runs on one server (two engineers, or CI beside a
+    developer) never empty each other's tables.
+    """
     import psycopg2
 
-    name = f"tongxin_test_{_worker_suffix()}"
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", uuid.uuid4().hex)[:8]
+    name = f"tongxin_test_{_worker_suffix()}_{run}"
     admin = psycopg2.connect(PG_URL)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        if cur.fetchone() is None:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cur.execute(f'CREATE DATABASE "{name}"')
     base = PG_URL.rsplit("/", 1)[0]
-    return f"{base}/{name}"
+    yield f"{base}/{name}"
+    from miniapp_api.db import database
+
+    if database.obj is not None and not database.is_closed():
+        database.close()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
 
 
 def _reset_postgres(url: str) -> None:

@@ -15,6 +15,8 @@ from typing import Callable
 from bridges.errors import PermanentFailure
 from bridges.errors import RetryLater
 from miniapp_api.config import Settings
+from miniapp_api.console.robots import apply_mention_policy
+from miniapp_api.console.robots import staging_robot
 from miniapp_api.lifecycle import ACTION_LABELS
 from miniapp_api.lifecycle import STATUS_LABELS
 from miniapp_api.models import Delivery
@@ -26,6 +28,9 @@ from miniapp_api.models import ReportPhoto
 from miniapp_api.models import Upload
 
 from . import render
+from .app_channel import AppChannel
+from .app_channel import app_mapping
+from .app_client import AppClient
 from .client import RobotClient
 
 LEVEL_LABELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
@@ -47,6 +52,10 @@ def mention_mobiles(report: Report) -> list[str]:
         query = query.where((Official.township == report.township_id) & (Official.role == "township_staff"))
     posts = {o.duty_post: o for o in query if o.duty_post in ("A", "B")}
     a, b = posts.get("A"), posts.get("B")
+    from miniapp_api.deadlines.emergency import in_force
+
+    if in_force(report.township_id):  # 平战一键转换: both posts are called
+        return [o.mobile for o in (a, b) if o and not o.on_leave]
     chosen = a if a and not a.on_leave else b
     return [chosen.mobile] if chosen and not chosen.on_leave else []
 
@@ -66,7 +75,7 @@ def report_card(report: Report, settings: Settings) -> render.ReportCard:
         description=report.description,
         photo_urls=[photo_out(u, base)["url"] for u in photos],
         link=report_link(settings, report.number),
-        mention_mobiles=mention_mobiles(report),
+        mention_mobiles=apply_mention_policy(report, mention_mobiles(report)),
         anonymous=report.anonymous,
         reporter_label="居民(已实名)",
         urgent=report.urgent,
@@ -109,12 +118,15 @@ class DingtalkBridge:
 
     channel = "dingtalk"
 
-    def __init__(self, settings: Settings, client: RobotClient | None = None):
+    def __init__(self, settings: Settings, client: RobotClient | None = None, app_client: AppClient | None = None):
         self.settings = settings
         self.client = client or RobotClient(timeout=settings.dingtalk.request_timeout_seconds)
+        self.app = AppChannel(settings, app_client)  # groups the county's app created (chat_id)
 
     def rate_limit(self, target: str) -> int | None:
-        """Messages per rolling minute this target's robot may take."""
+        """Messages per rolling minute this target's robot (or app group) may take."""
+        if app_mapping(target) is not None:
+            return self.app.rate_limit(target)
         return self.settings.dingtalk.rate_limit_per_minute
 
     def coalescible(self, delivery: Delivery) -> bool:
@@ -126,6 +138,9 @@ class DingtalkBridge:
         if target == "dingtalk:staging":
             return self.settings.dingtalk.staging_webhook, self.settings.dingtalk.staging_secret
         _, owner_kind, code = target.split(":", 2)
+        staging = staging_robot(owner_kind, code)  # the console's per-group staging switch
+        if staging:
+            return staging
         mapping = GroupMapping.get_or_none((GroupMapping.owner_kind == owner_kind) & (GroupMapping.owner_code == code))
         if mapping is None or not mapping.enabled:
             # The console may still map it: wait rather than dead-letter at once.
@@ -133,6 +148,10 @@ class DingtalkBridge:
         return mapping.webhook, mapping.secret
 
     def _send(self, target: str, payload: dict, msg_uuid: str | None, now: datetime) -> None:
+        mapping = app_mapping(target)
+        if mapping is not None:  # an app-sent group: chat.send, same outbox and retries
+            self.app.send(mapping, payload, msg_uuid, now)
+            return
         webhook, secret = self._robot(target)
         self.client.send(webhook, secret, payload, msg_uuid=msg_uuid, now_ms=int(now.timestamp() * 1000))
 
@@ -145,15 +164,18 @@ class DingtalkBridge:
 
     def deliver(self, delivery: Delivery, now: datetime) -> None:
         """Send one delivery; raises a ``bridges.errors`` exception on failure."""
-        if delivery.target.startswith("dingtalk:reply:"):
-            return self._reply(delivery, now)
+        if delivery.event_id is not None and delivery.event.kind == "dingtalk.reply":
+            return self._reply(delivery, now)  # also once rerouted to the group's robot
         self._send(delivery.target, self._payload(delivery), delivery.msg_uuid, now)
 
     def _reply(self, delivery: Delivery, now: datetime) -> None:
         p = delivery.event.payload
         payload = render.render_text_reply(p["text"], p.get("at_user_id"))
         now_ms = int(now.timestamp() * 1000)
-        if p.get("session_webhook") and p.get("session_expires_ms", 0) > now_ms + 5000:
+        if not delivery.target.startswith("dingtalk:reply:"):
+            # Rerouted (below): the group's robot, under its rate limit, same msgUuid.
+            return self._send(delivery.target, payload, delivery.msg_uuid, now)
+        if self._trusted_session(p.get("session_webhook")) and p.get("session_expires_ms", 0) > now_ms + 5000:
             try:
                 self.client.send_by_session(p["session_webhook"], payload, now_ms=now_ms)
                 return
@@ -162,8 +184,27 @@ class DingtalkBridge:
         mapping = GroupMapping.get_or_none(GroupMapping.conversation_id == p["conversation_id"])
         if mapping is None:
             raise PermanentFailure("reply session expired and the group has no robot mapped")
-        target = f"dingtalk:{mapping.owner_kind}:{mapping.owner_code}"
-        self._send(target, payload, delivery.msg_uuid, now)
+        from bridges.routing import group_target
+        from bridges.worker import Reroute
+
+        # The robot may already carry a full minute of cards: queue the reply under its limit
+        # (it goes first, being urgent) instead of sending it beside it into a 130101 block.
+        raise Reroute(group_target(mapping.owner_kind, mapping.owner_code, self.settings).target,
+                      "reply session expired: through the group's robot")
+
+    def _trusted_session(self, url: str | None) -> bool:
+        """Only DingTalk's own host (``dingtalk.api_base_url``) may receive a reply.
+
+        A callback's signature covers only its timestamp, so the ``sessionWebhook`` in its body
+        is not vouched for: never POST to a host the platform does not own.
+        """
+        if not url:
+            return False
+        from urllib.parse import urlsplit
+
+        ours = urlsplit(self.settings.dingtalk.api_base_url)
+        theirs = urlsplit(url)
+        return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
 
     def digest_chunks(self, deliveries: list[Delivery]) -> list[list[Delivery]]:
         """Split coalescible deliveries into groups that each fit one digest message."""

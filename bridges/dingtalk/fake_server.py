@@ -11,6 +11,10 @@ Scripting endpoints live under ``/_fake/`` (groups, outage, clock, stats, callba
 reset); ``GET /`` is a Chinese HTML page showing what each group received, with a form per
 group to send a command as one of its members. Tests and ``make demo`` both use it:
 ``python -m bridges.dingtalk.fake_server --port 9102 --tongxin-config tongxin.toml``.
+
+The app side (``fake_app``: ``gettoken``, the organisation's departments and members,
+``chat/send`` into groups that have a ``chat_id``, signed and encrypted event pushes, and a
+page section to add, change and remove members) is part of the same server and state.
 """
 from __future__ import annotations
 
@@ -41,6 +45,10 @@ from flask import jsonify
 from flask import redirect
 from flask import request
 
+from bridges.dingtalk.fake_app import FakeApp
+from bridges.dingtalk.fake_app import install_app_routes
+from bridges.dingtalk.fake_app import org_from_roster
+from bridges.dingtalk.fake_app import render_app_section
 from bridges.dingtalk.signing import WINDOW_MS
 from bridges.dingtalk.signing import callback_sign
 
@@ -115,6 +123,11 @@ class FakeGroup:
     deduplicated: int = 0
     rejected: Counter = field(default_factory=Counter)
     max_in_60s: int = 0
+    # A group the app created: chat.send reaches it by this id (fake_app).
+    chat_id: str | None = None
+    app_accepted: int = 0
+    app_times: list[float] = field(default_factory=list)
+    app_max_in_60s: int = 0
 
     def member(self, staff_id: str | None) -> dict[str, str] | None:
         return next((m for m in self.members if m.get("staff_id") == staff_id), None)
@@ -159,8 +172,11 @@ class FakeDingtalkState:
         self.sessions: dict[str, _Session] = {}
         self.unknown_token = 0
         self._seq = 0
+        self._last_create_at = 0
         self._outage: dict[str, Any] | None = None
         self._outage_wake = threading.Event()
+        self._by_chat: dict[str, str] = {}
+        self.app = FakeApp(self)  # gettoken, the organisation, chat/send, event pushes
 
     # -- time
     def now(self) -> float:
@@ -184,32 +200,72 @@ class FakeDingtalkState:
         secret: str | None,
         members: list[dict[str, str]] | None = None,
         keywords: list[str] | None = None,
+        chat_id: str | None = None,
     ) -> FakeGroup:
-        """Register a group and its custom robot (sign mode when ``secret`` is set)."""
-        if not conversation_id or not access_token:
+        """Register a group and its custom robot (sign mode when ``secret`` is set).
+
+        A group the app created names its ``chat_id`` (``chat/send`` reaches it); it may then
+        have no robot at all (``access_token`` empty).
+        """
+        if not conversation_id or not (access_token or chat_id):
             raise ValueError("conversation_id and access_token are required")
-        if not secret and not keywords:
+        if access_token and not secret and not keywords:
             raise ValueError("a robot needs a security setting: secret (加签) or keywords")
         clean = [
             {"staff_id": str(m["staff_id"]), "name": str(m.get("name") or m["staff_id"]), "mobile": str(m.get("mobile") or "")}
             for m in (members or [])
         ]
         with self.lock:
-            other = self._by_token.get(access_token)
+            other = self._by_token.get(access_token) if access_token else None
             if other is not None and other != conversation_id:
                 raise ValueError(f"access_token already used by group {other}")
+            other = self._by_chat.get(chat_id) if chat_id else None
+            if other is not None and other != conversation_id:
+                raise ValueError(f"chat_id already used by group {other}")
             old = self.groups.get(conversation_id)
             if old is not None:
                 self._by_token.pop(old.access_token, None)
+                if old.chat_id:
+                    self._by_chat.pop(old.chat_id, None)
             group = FakeGroup(
                 conversation_id, title, access_token, secret or None, clean, list(keywords or []),
-                _Limiter(self.rate_limit_per_minute),
+                _Limiter(self.rate_limit_per_minute), chat_id=chat_id or None,
             )
             if old is not None:  # re-registering keeps what the group already received
                 group.messages, group.uuids = old.messages, old.uuids
             self.groups[conversation_id] = group
-            self._by_token[access_token] = conversation_id
+            if access_token:
+                self._by_token[access_token] = conversation_id
+            if chat_id:
+                self._by_chat[chat_id] = conversation_id
             return group
+
+    def group_by_chat(self, chat_id: str) -> FakeGroup | None:
+        with self.lock:
+            cid = self._by_chat.get(chat_id)
+            return self.groups.get(cid) if cid else None
+
+    def drop_chat(self, chat_id: str) -> None:
+        """The app's group was disbanded: chat/send to it answers 34013 from now on."""
+        with self.lock:
+            cid = self._by_chat.pop(chat_id, None)
+            if cid and cid in self.groups:
+                self.groups[cid].chat_id = None
+
+    def record_app_message(self, group: FakeGroup, body: dict[str, Any], title: str, text: str,
+                           message_id: str, now: float) -> None:
+        """A chat/send message shown in ``group`` (called by fake_app under the lock)."""
+        self._seq += 1
+        group.messages.append({
+            "id": self._seq, "conversation_id": group.conversation_id, "via": "app", "time": now,
+            "msgtype": body["msgtype"], "title": title, "text": text, "payload": body, "msg_uuid": None,
+            "message_id": message_id, "at_mobiles": [], "at_user_ids": [], "is_at_all": False,
+            "rendered_mentions": [], "reply_to_staff_id": None,
+        })
+        group.app_accepted += 1
+        group.app_times.append(now)
+        lo = bisect.bisect_right(group.app_times, now - WINDOW_SECONDS)
+        group.app_max_in_60s = max(group.app_max_in_60s, len(group.app_times) - lo)
 
     def messages(self, conversation_id: str) -> list[dict[str, Any]]:
         """A copy of what the group received, oldest first."""
@@ -223,9 +279,11 @@ class FakeDingtalkState:
         (a test server shared by many tests starts each test from this).
         """
         with self.lock:
+            self.app.reset(full)
             if full:
                 self.groups.clear()
                 self._by_token.clear()
+                self._by_chat.clear()
                 self.offset_seconds = 0.0
                 self.callback_url = None
                 self.public_base_url = None
@@ -235,6 +293,8 @@ class FakeDingtalkState:
                 g.uuids.clear()
                 g.accepted_times.clear()
                 g.accepted = g.via_session = g.deduplicated = g.max_in_60s = 0
+                g.app_accepted = g.app_max_in_60s = 0
+                g.app_times.clear()
                 g.rejected.clear()
                 g.limiter = _Limiter(self.rate_limit_per_minute)
             self.sessions.clear()
@@ -280,6 +340,8 @@ class FakeDingtalkState:
                         "deduplicated": g.deduplicated,
                         "rejected": {str(k): v for k, v in sorted(g.rejected.items(), key=lambda kv: str(kv[0]))},
                         "max_in_60s": g.max_in_60s,
+                        "app_accepted": g.app_accepted,
+                        "app_max_in_60s": g.app_max_in_60s,
                         "blocked_until": g.limiter.blocked_until if g.limiter.blocked_until and g.limiter.blocked_until > self.now() else None,
                     }
                     for cid, g in self.groups.items()
@@ -412,7 +474,10 @@ class FakeDingtalkState:
             if group is None:
                 raise KeyError(conversation_id)
             member = group.member(staff_id)
-            create_at = self.now_ms()
+            # Two messages never share a millisecond here (a test clock may stand still), so
+            # each callback's timestamp/sign pair is its own, as with the real platform.
+            create_at = max(self.now_ms(), self._last_create_at + 1)
+            self._last_create_at = create_at
             sess = self.open_session(conversation_id, staff_id, create_at)
         corp = "ding" + hashlib.sha1(self.app_key.encode()).hexdigest()[:16]
         bot_id = "$:LWCP_v1:$" + hashlib.sha1(("bot" + self.app_key).encode()).hexdigest()[:24]
@@ -582,6 +647,7 @@ def create_fake_dingtalk(
         block_http_302=block_http_302, callback_url=callback_url,
     )
     app.extensions["fake_dingtalk"] = state
+    install_app_routes(app, state)  # the app side: gettoken, organisation, chat/send, events
 
     def own_base_url() -> str:
         return (state.public_base_url or request.host_url).rstrip("/")
@@ -635,7 +701,7 @@ def create_fake_dingtalk(
         try:
             state.add_group(
                 data.get("conversation_id", ""), data.get("title", ""), data.get("access_token", ""),
-                data.get("secret"), data.get("members") or [], data.get("keywords"),
+                data.get("secret"), data.get("members") or [], data.get("keywords"), data.get("chat_id"),
             )
         except (ValueError, KeyError, TypeError) as exc:
             return jsonify({"error": str(exc)}), 400
@@ -710,7 +776,8 @@ def create_fake_dingtalk(
     # -- the HTML page
     @app.get("/")
     def index():
-        return Response(_render_page(state, request.args.get("result"), request.args.get("auto")), mimetype="text/html")
+        return Response(_render_page(state, request.args.get("result"), request.args.get("auto"),
+                                     request.args.get("q", "")), mimetype="text/html")
 
     @app.post("/_fake/ui/config")
     def ui_config():
@@ -754,7 +821,7 @@ def _fmt_time(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None) -> str:
+def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None, query: str = "") -> str:
     e = html.escape
     with state.lock:
         groups = list(state.groups.values())
@@ -789,14 +856,15 @@ def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None)
             else:
                 out.append("<ol reversed>")
                 for msg in reversed(g.messages[-200:]):
-                    via = "群机器人" if msg["via"] == "robot" else f"回复（@{msg['reply_to_staff_id'] or '-'}）"
+                    via = {"robot": "群机器人", "app": "应用消息"}.get(msg["via"]) or f"回复（@{msg['reply_to_staff_id'] or '-'}）"
                     mentions = "、".join(msg["at_mobiles"] + msg["at_user_ids"])
                     out.append(f'<li><div class="meta">{e(_fmt_time(msg["time"]))} · {e(via)} · {e(msg["msgtype"])}'
                                + (f" · @{e(mentions)}" if mentions else "") + "</div>"
                                f"<pre>{e(msg['text'])}</pre></li>")
                 out.append("</ol>")
             out.append("</section>")
-        out.append("</body></html>")
+    out.append(render_app_section(state, query))
+    out.append("</body></html>")
     return "".join(out)
 
 
@@ -820,11 +888,11 @@ def _groups_from_tongxin_config(path: str) -> tuple[dict[str, str], list[dict[st
             dt = unit.get("dingtalk")
             if not dt:
                 continue
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(dt["webhook"]).query)
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(dt.get("webhook") or "").query)
             groups.append({
                 "conversation_id": dt["conversation_id"], "title": unit.get("name", unit.get("code", "")),
-                "access_token": query["access_token"][0], "secret": dt.get("secret"), "members": [],
-                "_codes": {unit.get("code"), unit.get("name")},
+                "access_token": query.get("access_token", [""])[0], "secret": dt.get("secret"), "members": [],
+                "chat_id": dt.get("chat_id"), "_codes": {unit.get("code"), unit.get("name")},
             })
     return cfg.get("dingtalk", {}), groups
 
@@ -854,6 +922,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--roster", help="import-org CSV: officials with a dingtalk_user_id become group members")
     p.add_argument("--callback-url", help="Tongxin's /callbacks/dingtalk URL, for the page's command forms")
     p.add_argument("--public-base-url", help="how Tongxin reaches this fake (sessionWebhook URLs)")
+    p.add_argument("--org", help="import-org CSV: officials with a mobile become organisation members (the app side)")
+    p.add_argument("--events-url", help="Tongxin's /callbacks/dingtalk/events URL: member changes are pushed there")
     p.add_argument("--rate-limit", type=int, default=20)
     p.add_argument("--block-302", action="store_true", help="answer HTTP 302 while a robot is blocked")
     args = p.parse_args(argv)
@@ -874,13 +944,20 @@ def main(argv: list[str] | None = None) -> None:
     state: FakeDingtalkState = app.extensions["fake_dingtalk"]
     state.public_base_url = args.public_base_url
     for g in groups:
-        state.add_group(g["conversation_id"], g.get("title", ""), g["access_token"], g.get("secret"),
-                        g.get("members") or [], g.get("keywords"))
-    print(f"fake DingTalk on http://{args.host}:{args.port}/ with {len(groups)} groups", flush=True)
+        state.add_group(g["conversation_id"], g.get("title", ""), g.get("access_token", ""), g.get("secret"),
+                        g.get("members") or [], g.get("keywords"), g.get("chat_id"))
+    # Event subscription: the same Token and EncodingAESKey as Tongxin's [dingtalk] section.
+    state.app.event_token = creds.get("event_token") or os.environ.get("FAKE_DINGTALK_EVENT_TOKEN")
+    state.app.event_aes_key = creds.get("event_aes_key") or os.environ.get("FAKE_DINGTALK_EVENT_AES_KEY")
+    state.app.events_url = args.events_url
+    members = org_from_roster(state.app, args.org) if args.org else 0
+    print(f"fake DingTalk on http://{args.host}:{args.port}/ with {len(groups)} groups, {members} members", flush=True)
 
     from werkzeug.serving import run_simple
 
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    from bridges.serve import KeepAliveHandler
+
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, request_handler=KeepAliveHandler)
 
 
 if __name__ == "__main__":

@@ -5,3 +5,7 @@ and the messages (``bridges.dingtalk.bridge.dingtalk_payload``,
 ``bridges.wechat.bridge.wechat_message``, ``bridges.system.system_task``). Importing this
 package imports them all; add one line per feature module below.
 """
+
+from . import community  # noqa: F401,E402  (notices and campaigns)
+from . import deadlines  # noqa: F401,E402  (deadlines, escalation, emergency mode, daily digests)
+from . import dingtalk_app  # noqa: F401,E402  (DingTalk organisation events: roster kept in sync)

@@ -648,7 +648,9 @@ def main(argv: list[str] | None = None) -> None:
     app.extensions["fake_wechat"].token_daily_limit = args.token_daily_limit
     from werkzeug.serving import run_simple
 
-    run_simple(args.host, args.port, app, threaded=True)
+    from bridges.serve import KeepAliveHandler
+
+    run_simple(args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler)
 
 
 if __name__ == "__main__":

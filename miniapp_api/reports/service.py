@@ -19,6 +19,7 @@ from bridges.errors import BridgeError
 
 from .. import lifecycle
 from ..db import write_tx
+from ..deadlines import emergency
 from ..errors import ApiError
 from ..errors import Conflict
 from ..errors import NotFound
@@ -139,7 +140,7 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
                 number=next_number(now), resident=resident, category=category, township=township,
                 level=category.level, description=body.description, lat=body.location.lat,
                 lng=body.location.lng, address=body.location.address, anonymous=body.anonymous,
-                moderation=verdict, urgent=bool(township.emergency), created_at=now, updated_at=now,
+                moderation=verdict, urgent=emergency.urgent_for(township, category), created_at=now, updated_at=now,
             )
             for pos, pid in enumerate(photo_ids):
                 ReportPhoto.create(report=report, upload=uploads[pid], position=pos)
@@ -182,22 +183,35 @@ def decode_cursor(cursor: str) -> int:
         raise ValidationFailed("cursor：分页参数无效", field="cursor") from None
 
 
-def list_own_reports(resident: Resident, cursor: str | None, limit: int) -> tuple[list[Report], str | None]:
+# What a list item shows: reading only these columns keeps "my reports" cheap.
+LIST_FIELDS = (
+    Report.id, Report.number, Report.status, Report.description, Report.lat, Report.lng, Report.address,
+    Report.anonymous, Report.created_at, Report.updated_at, Report.reply, Report.rating_score,
+    Report.rating_comment, Category.code.alias("category_code"), Category.name.alias("category_name"),
+    Township.code.alias("township_code"), Township.name.alias("township_name"),
+)
+
+
+def list_own_reports(resident: Resident, cursor: str | None, limit: int) -> tuple[list, str | None]:
     """One page of the resident's reports, newest first, and the cursor of the next page."""
-    query = (Report.select(Report, Category, Township).join(Category).switch(Report).join(Township)
+    query = (Report.select(*LIST_FIELDS).join(Category).switch(Report).join(Township)
              .where(Report.resident == resident))
     if cursor:
         query = query.where(Report.id < decode_cursor(cursor))
-    rows = list(query.order_by(Report.id.desc()).limit(limit + 1))
+    rows = list(query.order_by(Report.id.desc()).limit(limit + 1).namedtuples())
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
 def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime) -> Report:
-    """The resident rates a resolved report, which closes it."""
+    """The resident rates a resolved report, which closes it; a low rating (up to the policy's
+    ``redo_max_score``, 2 by default) sends it back to the same level instead (重办)."""
+    from ..deadlines.policy import load_policy
+
     report = get_own_report(resident, number)
     note = f"{body.score} 星" + (f"：{body.comment}" if body.comment else "")
-    return lifecycle.apply(report, Action.RATE, resident_actor(resident), now, note=note,
+    action = Action.REOPEN if body.score <= load_policy().redo_max_score else Action.RATE
+    return lifecycle.apply(report, action, resident_actor(resident), now, note=note,
                            changes={"rating_score": body.score, "rating_comment": body.comment})
 
 

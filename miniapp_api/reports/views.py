@@ -26,26 +26,34 @@ from . import service
 _NUMBER_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
 
 
-def _photos_by_report(report_ids: list[int]) -> dict[int, list[Upload]]:
-    """All photos of a page of reports in one query."""
-    out: dict[int, list[Upload]] = {rid: [] for rid in report_ids}
+def _photos_by_report(report_ids: list[int]) -> dict[int, list]:
+    """All photos of a page of reports in one query (rows with ``sha256`` and ``content_type``)."""
+    out: dict[int, list] = {rid: [] for rid in report_ids}
     if not report_ids:
         return out
-    rows = (ReportPhoto.select(ReportPhoto, Upload).join(Upload)
-            .where(ReportPhoto.report.in_(report_ids)).order_by(ReportPhoto.position))
+    rows = (ReportPhoto.select(ReportPhoto.report.alias("report_id"), Upload.sha256, Upload.content_type)
+            .join(Upload).where(ReportPhoto.report.in_(report_ids))
+            .order_by(ReportPhoto.report, ReportPhoto.position).namedtuples())
     for row in rows:
-        out[row.report_id].append(row.upload)
+        out[row.report_id].append(row)
     return out
 
 
-def report_out(report: Report, photos: list[Upload], base_url: str) -> dict:
-    """A report in the contract's shape (CONTRACT §3)."""
+def report_out(report, photos: list, base_url: str) -> dict:
+    """A report in the contract's shape (CONTRACT §3). ``report`` is a :class:`Report` or a
+    row of :data:`service.LIST_FIELDS` (the list endpoint reads only the columns it shows)."""
+    if isinstance(report, Report):
+        category = (report.category.code, report.category.name)
+        township = (report.township.code, report.township.name)
+    else:
+        category = (report.category_code, report.category_name)
+        township = (report.township_code, report.township_name)
     return {
         "number": report.number,
         "status": report.status,
-        "category": {"code": report.category.code, "name": report.category.name},
+        "category": {"code": category[0], "name": category[1]},
         "description": report.description,
-        "township": {"code": report.township.code, "name": report.township.name},
+        "township": {"code": township[0], "name": township[1]},
         "location": {"lat": report.lat, "lng": report.lng, "address": report.address},
         "photos": [photo_out(u, base_url) for u in photos],
         "anonymous": report.anonymous,
@@ -84,7 +92,6 @@ def create_report(resident: Resident, body: ReportIn):
     if key is not None and not (1 <= len(key) <= 128 and key.isprintable() and key.isascii()):
         raise ValidationFailed("Idempotency-Key：应为 1–128 个可见 ASCII 字符", field="Idempotency-Key")
     report, created = service.create_report(svc, resident, body, key, utcnow())
-    report = Report.select(Report).where(Report.id == report.id).get()
     body_out = report_out(report, _photos_by_report([report.id])[report.id], svc.settings.server.public_base_url)
     headers = {} if created else {"Idempotent-Replayed": "true"}
     return body_out, 201, headers

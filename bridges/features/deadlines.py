@@ -1,0 +1,115 @@
+"""Deadlines and escalation: where their outbox events go and what the groups see.
+
+=====================  ===================================================================
+event kind             targets
+=====================  ===================================================================
+report.reminder        the group of the report's level (催办 / AB岗交接)
+report.redo            the group of the report's level (回访重办)
+report.escalated       the new level's group, and the old level's when it is another group
+report.overdue         the county group and the unit's group (超时督办)
+whistle.overdue        the whistling unit's group and the county group (部门未报到)
+emergency.switched     the one group named in the event (one event per affected group)
+digest.daily           the one group named in the event (每日简报)
+=====================  ===================================================================
+
+A level's group: grid, community and township → the unit's group; department → the
+department's group; county → the county command centre's group (``[county]``), or the unit's
+group while none is mapped. None of these reach residents' WeChat: they see the steps in
+their timeline.
+"""
+from __future__ import annotations
+
+from bridges.dingtalk import render_deadlines as render
+from bridges.dingtalk.bridge import dingtalk_payload
+from bridges.dingtalk.bridge import report_link
+from bridges.routing import Target
+from bridges.routing import group_target
+from bridges.routing import routes
+from miniapp_api.config import Settings
+from miniapp_api.models import GroupMapping
+from miniapp_api.models import OutboxEvent
+from miniapp_api.models import Report
+
+
+def _county_mapped() -> bool:
+    return GroupMapping.select().where((GroupMapping.owner_kind == "county") & (GroupMapping.owner_code == "county")
+                                       & (GroupMapping.enabled == True)).exists()  # noqa: E712
+
+
+def _township(report: Report, settings: Settings) -> Target:
+    return group_target("township", report.township.code, settings)
+
+
+def level_target(report: Report, level: str, settings: Settings) -> Target:
+    """The DingTalk group that speaks for ``report`` at ``level``."""
+    if level == "department" and report.department_id:
+        return group_target("department", report.department.code, settings)
+    if level == "county" and _county_mapped():
+        return group_target("county", "county", settings)
+    return _township(report, settings)
+
+
+def _county_or_township(report: Report, settings: Settings) -> Target:
+    return group_target("county", "county", settings) if _county_mapped() else _township(report, settings)
+
+
+@routes("report.reminder", "report.redo")
+def _at_level(event: OutboxEvent, settings: Settings) -> list[Target]:
+    return [level_target(event.report, event.payload.get("level") or event.report.level, settings)]
+
+
+@routes("report.escalated")
+def _escalated(event: OutboxEvent, settings: Settings) -> list[Target]:
+    report = event.report
+    return [level_target(report, event.payload["level"], settings),
+            level_target(report, event.payload.get("from_level") or event.payload["level"], settings)]
+
+
+@routes("report.overdue", "whistle.overdue")
+def _overdue(event: OutboxEvent, settings: Settings) -> list[Target]:
+    return [_township(event.report, settings), _county_or_township(event.report, settings)]
+
+
+@routes("emergency.switched", "digest.daily")
+def _named_group(event: OutboxEvent, settings: Settings) -> list[Target]:
+    group = event.payload["group"]
+    return [group_target(group["kind"], group["code"], settings)]
+
+
+def _link(event: OutboxEvent, settings: Settings) -> str:
+    return report_link(settings, event.payload["number"])
+
+
+@dingtalk_payload("report.reminder")
+def _reminder(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_reminder(event.payload, _link(event, settings))
+
+
+@dingtalk_payload("report.escalated")
+def _escalation(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_escalated(event.payload, _link(event, settings))
+
+
+@dingtalk_payload("report.overdue")
+def _overdue_message(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_overdue(event.payload, _link(event, settings))
+
+
+@dingtalk_payload("whistle.overdue")
+def _whistle_overdue(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_whistle_overdue(event.payload, _link(event, settings))
+
+
+@dingtalk_payload("report.redo")
+def _redo(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_redo(event.payload, _link(event, settings))
+
+
+@dingtalk_payload("emergency.switched")
+def _emergency(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_emergency(event.payload)
+
+
+@dingtalk_payload("digest.daily")
+def _digest(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_daily_digest(event.payload)

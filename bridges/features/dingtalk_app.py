@@ -1,0 +1,37 @@
+"""The DingTalk app's organisation events: where they go and who runs them.
+
+=====================  ===================================================================
+event kind             targets
+=====================  ===================================================================
+dingtalk.org_event     ``system:dingtalk_org``: the worker runs it with the app client
+                       (a user joined, changed or left; a group was disbanded), with the
+                       worker's retries and dead letters
+=====================  ===================================================================
+
+The callback ``POST /callbacks/dingtalk/events`` only verifies, decrypts and queues: DingTalk
+wants its answer within 1.5 s, and the roster work calls DingTalk back.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bridges.routing import Target
+from bridges.routing import routes
+from bridges.system import system_task
+from miniapp_api.config import Settings
+from miniapp_api.models import Delivery
+from miniapp_api.models import OutboxEvent
+
+
+@routes("dingtalk.org_event")
+def _org_event_route(event: OutboxEvent, settings: Settings) -> list[Target]:
+    return [Target("system", "system:dingtalk_org")]
+
+
+@system_task("system:dingtalk_org", takes="settings")
+def _org_event(delivery: Delivery, settings: Settings, now: datetime) -> None:
+    from bridges.dingtalk.app_client import AppClient
+    from miniapp_api.orgsync import handle_org_event
+
+    with AppClient(settings.dingtalk) as client:
+        handle_org_event(delivery.event.payload, client, now)

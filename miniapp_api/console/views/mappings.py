@@ -1,0 +1,178 @@
+"""Bridge mappings: the list with health, one mapping's form (save or test the typed values),
+test send of the saved group or its staging group, history with rollback, routing dry-run."""
+from __future__ import annotations
+
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from ...errors import NotFound
+from ...models import Category
+from ...models import Community
+from ...models import Department
+from ...models import Grid
+from ...models import Township
+from ...models import utcnow
+from ...models_console import MENTION_POLICIES
+from ...models_console import MappingPolicy
+from .. import groups
+from ..core import FormError
+from ..core import admin
+from ..core import bp
+from ..core import get_settings
+from ..core import visible_townships
+from ..core import who
+
+
+def _owner_or_404(kind: str, code: str):
+    unit = groups.owner(kind, code)
+    if unit is None:
+        raise NotFound("没有这个单位或部门")
+    return unit
+
+
+def _township_of(kind: str, code: str) -> str | None:
+    return code if kind == "township" else None
+
+
+def _require(kind: str, code: str, write: bool) -> None:
+    """Units' groups belong to their unit; departments' groups are county-level."""
+    if kind == "township":
+        admin().require(write=write, township=code)
+    else:
+        admin().require(write=write, county=True)
+
+
+@bp.get("/mappings")
+def mappings():
+    rows = []
+    owners = [("township", t) for t in visible_townships()]
+    if admin().role != "unit_admin":
+        owners += [("department", d) for d in Department.select().order_by(Department.id)]
+        owners.append(("county", groups.CountyGroup()))
+    snaps = {(k, u.code): groups.public_snapshot(groups.snapshot(k, u.code)) for k, u in owners}
+    health = groups.health([groups.target_of(k, u.code) for k, u in owners], utcnow())
+    for kind, unit in owners:
+        policy = MappingPolicy.get_or_none((MappingPolicy.owner_kind == kind) & (MappingPolicy.owner_code == unit.code))
+        rows.append({"kind": kind, "unit": unit, "snap": snaps[(kind, unit.code)], "policy": policy,
+                     "health": health[groups.target_of(kind, unit.code)]})
+    return render_template("console/mappings.html", rows=rows, kinds=groups.OWNER_KINDS)
+
+
+def _page(kind: str, code: str, *, errors=None, form=None, test=None, status=200):
+    unit = _owner_or_404(kind, code)
+    snap = groups.public_snapshot(groups.snapshot(kind, code))
+    policy = MappingPolicy.get_or_none((MappingPolicy.owner_kind == kind) & (MappingPolicy.owner_code == code))
+    target = groups.target_of(kind, code)
+    return render_template(
+        "console/mapping.html", kind=kind, unit=unit, snap=snap, policy=policy, errors=errors or {},
+        form=form or {}, test=test, versions=groups.versions(kind, code), policies=MENTION_POLICIES,
+        health=groups.health([target], utcnow())[target], kinds=groups.OWNER_KINDS,
+        can_edit=admin().can_write(code) if kind == "township" else admin().role == "county_admin",
+        public=groups.public_snapshot), status
+
+
+@bp.get("/mappings/<kind>/<code>")
+def mapping(kind: str, code: str):
+    _owner_or_404(kind, code)
+    _require(kind, code, write=False)
+    return _page(kind, code)
+
+
+def _input() -> groups.MappingInput:
+    f = request.form
+    return groups.MappingInput(
+        webhook=f.get("webhook", ""), secret=f.get("secret", ""), conversation_id=f.get("conversation_id", ""),
+        enabled=f.get("enabled") == "1", mention_policy=f.get("mention_policy", "duty"),
+        staging_webhook=f.get("staging_webhook", ""), staging_secret=f.get("staging_secret", ""),
+        staging_enabled=f.get("staging_enabled") == "1", staging_clear=f.get("staging_clear") == "1",
+        note=f.get("note", ""), chat_id=f.get("chat_id", ""))
+
+
+def _echo() -> dict:
+    """What to put back in the form after an error: never the secrets (nor the webhooks)."""
+    f = request.form
+    return {k: f.get(k, "") for k in ("conversation_id", "mention_policy", "note", "enabled", "staging_enabled",
+                                      "chat_id")}
+
+
+@bp.post("/mappings/<kind>/<code>")
+def mapping_save(kind: str, code: str):
+    _owner_or_404(kind, code)
+    _require(kind, code, write=True)
+    settings = get_settings()
+    now = utcnow()
+    data = _input()
+    if request.form.get("op") == "test":
+        # Test the typed values before trusting them; nothing is saved.
+        try:
+            result = groups.test_send(who(), kind, code, settings, now, webhook=data.webhook, secret=data.secret,
+                                      chat_id=data.chat_id)
+        except FormError as err:
+            return _page(kind, code, errors=err.errors, form=_echo(), status=422)
+        return _page(kind, code, form=_echo(), test=result)
+    try:
+        version = groups.save_mapping(who(), kind, code, data, settings, now)
+    except FormError as err:
+        return _page(kind, code, errors=err.errors, form=_echo(), status=422)
+    flash(f"已保存（版本 {version}）。建议点“测试发送”确认群能收到消息。", "ok")
+    return redirect(url_for("console.mapping", kind=kind, code=code))
+
+
+@bp.post("/mappings/<kind>/<code>/test")
+def mapping_test(kind: str, code: str):
+    _owner_or_404(kind, code)
+    _require(kind, code, write=True)
+    which = "staging" if request.form.get("which") == "staging" else "main"
+    try:
+        result = groups.test_send(who(), kind, code, get_settings(), utcnow(), which=which)
+    except FormError as err:
+        return _page(kind, code, errors=err.errors, status=422)
+    return _page(kind, code, test=result)
+
+
+@bp.post("/mappings/<kind>/<code>/rollback")
+def mapping_rollback(kind: str, code: str):
+    _owner_or_404(kind, code)
+    _require(kind, code, write=True)
+    try:
+        version = int(request.form.get("version", ""))
+        new = groups.rollback(who(), kind, code, version, utcnow())
+    except ValueError:
+        return _page(kind, code, errors={"_": "请选择要回滚到的版本"}, status=422)
+    except FormError as err:
+        return _page(kind, code, errors=err.errors, status=422)
+    flash(f"已回滚到版本 {version}（新版本 {new}）", "ok")
+    return redirect(url_for("console.mapping", kind=kind, code=code))
+
+
+@bp.get("/routing")
+def routing_dry_run():
+    """The dry-run form and, when asked, its answer (a GET: nothing is written)."""
+    townships = visible_townships()
+    categories = list(Category.select().where(Category.active == True).order_by(Category.sort_order))  # noqa: E712
+    a = request.args
+    township = a.get("township", townships[0].code if len(townships) == 1 else "")
+    grids = []
+    if township:
+        grids = list(Grid.select(Grid, Community).join(Community).join(Township)
+                     .where(Township.code == township).order_by(Community.name, Grid.name))
+    result, errors = None, {}
+    if a.get("run"):
+        if township:
+            admin().require(write=False, township=township)
+        try:
+            grid_id = int(a["grid"]) if a.get("grid") else None
+            lat = float(a["lat"]) if a.get("lat") else None
+            lng = float(a["lng"]) if a.get("lng") else None
+            if (lat is None) != (lng is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180)):
+                raise FormError({"lat": "坐标要同时填写纬度（-90～90）和经度（-180～180）"})
+            result = groups.dry_run(get_settings(), township, a.get("category", ""), grid_id=grid_id, lat=lat, lng=lng)
+        except ValueError:
+            errors = {"lat": "网格和坐标应为数字"}
+        except FormError as err:
+            errors = err.errors
+    return render_template("console/routing.html", townships=townships, categories=categories, grids=grids,
+                           args=a, township=township, result=result, errors=errors), 422 if errors else 200

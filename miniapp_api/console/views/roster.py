@@ -1,0 +1,152 @@
+"""The roster (officials, import with a dry-run preview, export, on leave) and categories."""
+from __future__ import annotations
+
+from flask import Response
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from peewee import JOIN
+
+from ...errors import NotFound
+from ...models import Category
+from ...models import Community
+from ...models import Grid
+from ...models import Official
+from ...models import Township
+from ...models import utcnow
+from ...orgimport import HEADER
+from ...orgimport import ImportFailed
+from .. import rosters
+from ..core import FormError
+from ..core import admin
+from ..core import bp
+from ..core import township_scope
+from ..core import visible_townships
+from ..core import who
+
+ROLES = {"grid_leader": "网格长", "grid_worker": "网格员", "township_staff": "乡镇/街道工作人员",
+         "department_staff": "部门工作人员", "county_staff": "县级工作人员"}
+PAGE_SIZE = 100
+
+
+def _officials(args) -> tuple[list[Official], int]:
+    q = (Official.select(Official, Township, Community, Grid)
+         .join(Township, JOIN.LEFT_OUTER).switch(Official)
+         .join(Community, JOIN.LEFT_OUTER).switch(Official)
+         .join(Grid, JOIN.LEFT_OUTER).where(Official.active == True))  # noqa: E712
+    scope = township_scope()
+    if scope:
+        q = q.where(Township.code == scope)
+    if args.get("township"):
+        q = q.where(Township.code == args["township"])
+    if args.get("q"):
+        text = args["q"].strip()[:40]
+        q = q.where(Official.name.contains(text) | Grid.name.contains(text) | Community.name.contains(text))
+    if args.get("on_leave") == "1":
+        q = q.where(Official.on_leave == True)  # noqa: E712
+    try:
+        page = max(1, int(args.get("page", 1)))
+    except ValueError:
+        page = 1
+    total = q.count()
+    return list(q.order_by(Township.sort_order, Community.name, Grid.name, Official.duty_post, Official.name)
+                .paginate(page, PAGE_SIZE)), total
+
+
+def _roster_page(result=None, errors=None, csv_text="", status=200):
+    officials, total = _officials(request.args)
+    return render_template("console/roster.html", officials=officials, total=total, roles=ROLES,
+                           townships=visible_townships(), args=request.args, result=result,
+                           import_errors=errors, csv_text=csv_text, header=",".join(HEADER),
+                           page_size=PAGE_SIZE), status
+
+
+@bp.get("/roster")
+def roster():
+    return _roster_page()
+
+
+@bp.post("/roster/import")
+def roster_import():
+    scope = township_scope()
+    admin().require(write=True, township=scope) if scope else admin().require(write=True, county=True)
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        data, filename = upload.read(rosters.MAX_IMPORT_BYTES + 1), upload.filename
+    else:
+        data, filename = request.form.get("csv_text", "").encode("utf-8"), "preview.csv"
+    dry_run = request.form.get("mode") != "apply"
+    try:
+        result = rosters.import_roster(who(), data, dry_run=dry_run, scope=scope, filename=filename, now=utcnow())
+    except ImportFailed as err:
+        return _roster_page(errors=err.errors, status=422)
+    text = data.decode("utf-8-sig", "replace") if dry_run else ""
+    if not dry_run:
+        flash(f"导入完成：{result.rows} 行；新建村/社区 {result.communities_created}，新建网格 {result.grids_created}，"
+              f"新建人员 {result.officials_created}，更新 {result.officials_updated}，未变 {result.officials_unchanged}", "ok")
+        return redirect(url_for("console.roster"))
+    return _roster_page(result=result, csv_text=text)
+
+
+@bp.get("/roster/export.csv")
+def roster_export():
+    admin().require(write=False, township=township_scope()) if township_scope() else None
+    text = rosters.export_roster(who(), township_scope(), utcnow())
+    return Response("\ufeff" + text, mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=roster.csv"})
+
+
+@bp.post("/roster/officials/<int:official_id>/leave")
+def official_leave(official_id: int):
+    official = Official.get_or_none(Official.id == official_id)
+    if official is None:
+        raise NotFound("没有这个人员")
+    code = official.township.code if official.township_id else None
+    if code:
+        admin().require(write=True, township=code)
+    else:
+        admin().require(write=True, county=True)
+    on = request.form.get("on_leave") == "1"
+    rosters.set_on_leave(who(), official, on, utcnow())
+    flash(f"{official.name}：{'已标记请假（由 B 岗顶岗）' if on else '已销假'}", "ok")
+    return redirect(request.form.get("back") if (request.form.get("back") or "").startswith("/console/roster")
+                    else url_for("console.roster"))
+
+
+# --- categories -------------------------------------------------------------------------------
+
+
+def _categories_page(errors=None, form=None, editing=None, status=200):
+    cats = list(Category.select().order_by(Category.sort_order, Category.id))
+    return render_template("console/categories.html", categories=cats, levels=rosters.LEVELS, errors=errors or {},
+                           form=form or {}, editing=editing,
+                           can_edit=admin().role == "county_admin"), status
+
+
+@bp.get("/categories")
+def categories():
+    return _categories_page()
+
+
+@bp.post("/categories")
+def category_create():
+    admin().require(write=True, county=True)
+    try:
+        cat = rosters.save_category(who(), None, request.form, utcnow())
+    except FormError as err:
+        return _categories_page(err.errors, request.form, editing="new", status=422)
+    flash(f"已新建类别 {cat.name}", "ok")
+    return redirect(url_for("console.categories"))
+
+
+@bp.post("/categories/<code>")
+def category_update(code: str):
+    admin().require(write=True, county=True)
+    try:
+        cat = rosters.save_category(who(), code, request.form, utcnow())
+    except FormError as err:
+        return _categories_page(err.errors, request.form, editing=code, status=422)
+    flash(f"已保存类别 {cat.name}", "ok")
+    return redirect(url_for("console.categories"))

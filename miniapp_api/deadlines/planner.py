@@ -1,0 +1,212 @@
+"""Deadline clocks: started, moved and stopped with every change of a report's status.
+
+:func:`after_change` runs inside the lifecycle's transaction (``lifecycle.apply`` and
+``record_submission`` call it), so a report's deadlines always match its status:
+
+=================  ==================================================================
+change             deadline clock
+=================  ==================================================================
+submit             accept phase at the category's duty-list level (``accept_hours``)
+accept             resolve phase at the current level (``resolve_hours``)
+transfer (转办)     accept phase at the department: report back (报到) within
+                   ``whistle_report_hours``
+reopen / low       redo (重办) at the same level, ``resolve_hours`` again; the next
+rating            scheduler pass writes the 回访 entry
+resolve            clock stops; who resolved it (post, level, unit) is recorded
+rate               the rating is recorded against who resolved it
+reject, close      clock stops
+=================  ==================================================================
+
+Hours are multiplied by the emergency factors when emergency mode is in force for the
+report's unit when the clock starts (and count every calendar hour, with
+``emergency_all_days``); otherwise they count working days only (``working_days``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+
+from ..models import Category
+from ..models import Department
+from ..models import Official
+from ..models import Report
+from ..models import TimelineEntry
+from ..models_deadlines import RatingRecord
+from . import emergency
+from . import ladder
+from .calendar import WorkCalendar
+from .calendar import add_hours
+from .calendar import load_calendar
+from .policy import Policy
+from .policy import load_policy
+
+ACCEPT_PHASE = "accept"
+RESOLVE_PHASE = "resolve"
+PHASE_LABELS = {ACCEPT_PHASE: "受理", RESOLVE_PHASE: "办结"}
+
+
+def phase_of(status: str) -> str | None:
+    """Which deadline an open report is running against: accept or resolve."""
+    if status in ("pending", "transferred"):
+        return ACCEPT_PHASE
+    if status == "accepted":
+        return RESOLVE_PHASE
+    return None
+
+
+def due_of(report: Report) -> datetime | None:
+    phase = phase_of(report.status)
+    if phase == ACCEPT_PHASE:
+        return report.accept_due_at
+    if phase == RESOLVE_PHASE:
+        return report.resolve_due_at
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One planned step of the current round: when, what, and its unique key."""
+
+    at: datetime
+    kind: str          # remind | handover | escalate
+    key: str
+    fraction: float
+
+
+def _counting(report: Report, calendar: WorkCalendar) -> WorkCalendar | None:
+    """The calendar the current clock counts on. A clock whose due time is exactly its
+    length after its start never crossed a day off, so both ways of counting agree on
+    every point before the due time (see ``start_phase``)."""
+    if report.phase_started_at is None or report.phase_hours is None:
+        return None
+    due = due_of(report)
+    plain = report.phase_started_at + timedelta(hours=report.phase_hours)
+    return None if due is None or abs((due - plain).total_seconds()) < 1 else calendar
+
+
+def schedule(report: Report, policy: Policy, calendar: WorkCalendar) -> list[Step]:
+    """Every step of the report's current round, in time order (empty when no clock runs)."""
+    due = due_of(report)
+    if due is None or report.phase_started_at is None or report.phase_hours is None:
+        return []
+    counting = _counting(report, calendar)
+    start, hours, r = report.phase_started_at, report.phase_hours, report.deadline_round
+    steps = [Step(add_hours(start, f * hours, counting), "remind", f"{r}:remind:{f:.3f}", f)
+             for f in policy.reminder_fractions]
+    steps.append(Step(add_hours(start, policy.handover_fraction * hours, counting), "handover",
+                      f"{r}:handover", policy.handover_fraction))
+    steps = [s for s in steps if s.at < due]
+    steps.append(Step(due, "escalate", f"{r}:escalate", 1.0))
+    return sorted(steps, key=lambda s: (s.at, s.fraction))
+
+
+def start_phase(report: Report, phase: str, now: datetime, policy: Policy | None = None, *,
+                hours: float | None = None, level: str | None = None, calendar: WorkCalendar | None = None,
+                extra: dict | None = None, category: Category | None = None,
+                posts_cache=None, in_emergency: bool | None = None,
+                look_now: bool = False) -> Report:
+    """Start a new deadline clock (a new round) for ``report`` at ``level``; returns the row
+    as updated (one ``UPDATE``; ``report`` must be current: the caller holds its row).
+
+    ``extra`` are more column values (by field name) written with it; ``look_now`` makes
+    the scheduler look at the report at its next pass. Runs inside the caller's transaction.
+    """
+    policy = policy or load_policy()
+    category = category or Category.get_by_id(report.category_id)
+    if in_emergency is None:
+        in_emergency = emergency.in_force(report.township_id)
+    base = hours if hours is not None else (category.accept_hours if phase == ACCEPT_PHASE else category.resolve_hours)
+    factor = 1.0
+    if in_emergency:
+        factor = policy.emergency_accept_factor if phase == ACCEPT_PHASE else policy.emergency_resolve_factor
+    length = base * factor
+    counting = None
+    if policy.working_days and not (in_emergency and policy.emergency_all_days):
+        counting = calendar or load_calendar()
+    due = add_hours(now, length, counting)
+    values = dict(extra or {})
+    values.update(deadline_round=report.deadline_round + 1, phase_started_at=now, phase_hours=length)
+    values["accept_due_at" if phase == ACCEPT_PHASE else "resolve_due_at"] = due
+    if level is not None:
+        values["level"] = level
+    planned = Report(**{**report.__data__, **values})  # the row as it will be
+    # Look again at once when the A post is away and B can take over (at once); otherwise at
+    # the first planned step.
+    posts = ladder.duty_posts(planned, planned.level, posts_cache)
+    steps = schedule(planned, policy, calendar or load_calendar())
+    b_covers = not posts.a_available and ladder.Posts.available(posts.b)
+    first = now if look_now or b_covers else (steps[0].at if steps else None)
+    values["next_step_at"] = planned.next_step_at = first
+    Report.update(**values).where(Report.id == report.id).execute()
+    return planned
+
+
+def _stop(report: Report, **extra) -> None:
+    Report.update(next_step_at=None, **extra).where(Report.id == report.id).execute()
+
+
+def _resolver(actor) -> Official | None:
+    if actor is None or actor.kind != "official" or not actor.id:
+        return None
+    return (Official.select().where((Official.dingtalk_user_id == actor.id) & (Official.active == True))  # noqa: E712
+            .order_by(Official.id).first())
+
+
+def _attribution(report: Report, official: Official | None) -> dict:
+    level = ladder.level_of(official, report.level)
+    if official is not None and official.department_id:
+        unit = f"department:{Department.get_by_id(official.department_id).code}"
+    elif level == "county":
+        unit = "county"
+    elif report.level == "department" and report.department_id and official is None:
+        unit = f"department:{Department.get_by_id(report.department_id).code}"
+    else:
+        unit = f"township:{report.township.code}"
+    return {"resolved_post": ladder.post_of(official), "resolved_level": level, "resolved_unit": unit}
+
+
+def _record_rating(report: Report, score: int, now: datetime, *, redo: bool) -> None:
+    entry = (TimelineEntry.select().where((TimelineEntry.report == report.id) & (TimelineEntry.action == "resolve"))
+             .order_by(TimelineEntry.id.desc()).first())
+    RatingRecord.create(report=report.id, score=score, at=now, post=report.resolved_post,
+                        level=report.resolved_level or report.level, unit=report.resolved_unit,
+                        official=(entry.actor_name if entry else "")[:40], redo=redo)
+
+
+def after_change(report: Report, old, new, action, actor, now: datetime, changes: dict) -> None:
+    """Keep the deadline clock in step with a status change (see the module's table)."""
+    from .. import lifecycle
+
+    action = str(action)
+    fresh = Report.get_by_id(report.id)
+    if action == lifecycle.Action.SUBMIT:
+        policy = load_policy()
+        extra = {}
+        category = Category.get_by_id(fresh.category_id)
+        dept_code = policy.duty_departments.get(category.code)
+        if fresh.level == "department" and not fresh.department_id and dept_code:
+            dept = Department.get_or_none(Department.code == dept_code)
+            if dept is not None:
+                extra["department"] = dept.id
+        start_phase(fresh, ACCEPT_PHASE, now, policy, extra=extra, category=category)
+    elif action == lifecycle.Action.ACCEPT:
+        start_phase(fresh, RESOLVE_PHASE, now)
+    elif action == lifecycle.Action.TRANSFER:
+        policy = load_policy()
+        start_phase(fresh, ACCEPT_PHASE, now, policy, hours=policy.whistle_report_hours)
+    elif action == lifecycle.Action.RESOLVE:
+        _stop(fresh, **_attribution(fresh, _resolver(actor)))
+    elif action == lifecycle.Action.REOPEN:
+        # 重办 at the same level; the scheduler's next pass writes the 回访 entry and tells the
+        # group (a ladder step, once), so this change stays one entry and one event.
+        score = changes.get("rating_score")
+        if score is not None:
+            _record_rating(fresh, int(score), now, redo=True)
+        start_phase(fresh, RESOLVE_PHASE, now, extra={"redo_count": fresh.redo_count + 1}, look_now=True)
+    elif action == lifecycle.Action.RATE:
+        _stop(fresh)
+        if changes.get("rating_score") is not None:
+            _record_rating(fresh, int(changes["rating_score"]), now, redo=False)
+    elif new is not None and str(new) in ("closed", "rejected", "resolved"):
+        _stop(fresh)
