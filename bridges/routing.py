@@ -27,6 +27,8 @@ from miniapp_api.config import Settings
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 
+from .kinds import KindRegistry
+
 log = logging.getLogger(__name__)
 
 
@@ -43,7 +45,7 @@ def group_target(owner_kind: str, code: str, settings: Settings) -> Target:
 
 
 RouteFn = Callable[[OutboxEvent, Settings], list[Target]]
-_ROUTES: dict[str, RouteFn] = {}
+_ROUTES = KindRegistry("a route")
 
 
 def routes(*kinds: str) -> Callable[[RouteFn], RouteFn]:
@@ -52,15 +54,7 @@ def routes(*kinds: str) -> Callable[[RouteFn], RouteFn]:
     Features (deadlines, notices, …) register their own event kinds in their own modules,
     listed in ``bridges/features/__init__.py``.
     """
-
-    def register(fn: RouteFn) -> RouteFn:
-        for kind in kinds:
-            if kind in _ROUTES:
-                raise ValueError(f"event kind {kind} already has a route")
-            _ROUTES[kind] = fn
-        return fn
-
-    return register
+    return _ROUTES.register(*kinds)
 
 
 def known_kinds() -> frozenset[str]:

@@ -14,6 +14,7 @@ from typing import Callable
 
 from bridges.errors import PermanentFailure
 from bridges.errors import RetryLater
+from bridges.kinds import KindRegistry
 from miniapp_api.config import Settings
 from miniapp_api.console.robots import apply_mention_policy
 from miniapp_api.console.robots import staging_robot
@@ -84,20 +85,12 @@ def report_card(report: Report, settings: Settings) -> render.ReportCard:
 
 
 PayloadFn = Callable[[OutboxEvent, Settings], dict]
-PAYLOADS: dict[str, PayloadFn] = {}
+PAYLOADS = KindRegistry("a DingTalk payload")
 
 
 def dingtalk_payload(*kinds: str) -> Callable[[PayloadFn], PayloadFn]:
     """Register the decorated function as the group message of outbox event ``kinds``."""
-
-    def register(fn: PayloadFn) -> PayloadFn:
-        for kind in kinds:
-            if kind in PAYLOADS:
-                raise ValueError(f"event kind {kind} already has a DingTalk payload")
-            PAYLOADS[kind] = fn
-        return fn
-
-    return register
+    return PAYLOADS.register(*kinds)
 
 
 @dingtalk_payload("report.created")

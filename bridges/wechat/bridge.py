@@ -13,6 +13,7 @@ from typing import Callable
 from bridges.errors import PermanentFailure
 from bridges.errors import PlatformError
 from bridges.errors import Skipped
+from bridges.kinds import KindRegistry
 from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
 from miniapp_api.lifecycle import STATUS_LABELS
@@ -58,20 +59,12 @@ class SubscribeMessage:
 
 
 MessageFn = Callable[[OutboxEvent, Settings], SubscribeMessage]
-MESSAGES: dict[str, MessageFn] = {}
+MESSAGES = KindRegistry("a WeChat message")
 
 
 def wechat_message(*kinds: str) -> Callable[[MessageFn], MessageFn]:
     """Register the decorated function as the subscribe message of outbox event ``kinds``."""
-
-    def register(fn: MessageFn) -> MessageFn:
-        for kind in kinds:
-            if kind in MESSAGES:
-                raise ValueError(f"event kind {kind} already has a WeChat message")
-            MESSAGES[kind] = fn
-        return fn
-
-    return register
+    return MESSAGES.register(*kinds)
 
 
 @wechat_message("report.status_changed")
