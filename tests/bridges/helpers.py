@@ -63,3 +63,39 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def start_worker(cfg: Path, log: Path):
+    """``tongxin worker`` as a real process (its output appended to ``log``)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN__")}
+    with open(log, "ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "miniapp_api.cli", "--config", str(cfg), "worker"],
+                                cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def kill_midway_and_restart(cfg: Path, log: Path, procs: list, received: Callable[[], int],
+                            unfinished: Callable[[], int], finish_timeout: float) -> int:
+    """Start a worker, SIGKILL it once the platform has taken some messages but not all,
+    start another, and wait until nothing is left to send. Returns what arrived before the kill."""
+    import signal
+
+    from miniapp_api.db import database
+
+    procs.append(start_worker(cfg, log))
+    wait_for(lambda: received() >= 10 or procs[0].poll() is not None, timeout=40, interval=0.002,
+             what="the first messages")
+    assert procs[0].poll() is None, log.read_text(errors="replace")
+    procs[0].send_signal(signal.SIGKILL)
+    procs[0].wait(10)
+    at_kill = received()
+    left = unfinished()
+    database.close()
+    assert at_kill > 0 and left > 0, (at_kill, left)  # killed in the middle, not before or after
+    procs.append(start_worker(cfg, log))
+    wait_for(lambda: unfinished() == 0, timeout=finish_timeout, interval=0.2, what="every delivery to be sent")
+    return at_kill

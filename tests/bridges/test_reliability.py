@@ -7,14 +7,11 @@ received, not what the worker believes it sent.
 from __future__ import annotations
 
 import collections
-import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
@@ -33,7 +30,7 @@ from miniapp_api.models import Township
 from tests.bridges.conftest import numbers_in
 from tests.bridges.helpers import add_groups
 from tests.bridges.helpers import many_townships
-from tests.bridges.helpers import wait_for
+from tests.bridges.helpers import kill_midway_and_restart
 from tests.bridges.helpers import write_config
 from tests.conftest import DT_APP_KEY
 from tests.conftest import DT_APP_SECRET
@@ -41,7 +38,6 @@ from tests.conftest import make_settings_dict
 from tests.conftest import report_body
 from tests.factories import make_report
 
-ROOT = Path(__file__).resolve().parents[2]
 NUMBER = re.compile(r"R\d{6}-\d{4,}")
 
 
@@ -87,13 +83,6 @@ KILL_TOWNSHIPS = 10
 KILL_REPORTS = 1000
 
 
-def _start_worker(cfg: Path, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN__")}
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "miniapp_api.cli", "--config", str(cfg), "worker"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
 @pytest.mark.slow
 def test_a_killed_worker_loses_nothing_and_shows_nothing_twice(db_url, tmp_path):
     # The fake DingTalk on the real clock: the worker is a separate process with its own time.
@@ -125,19 +114,7 @@ def test_a_killed_worker_loses_nothing_and_shows_nothing_twice(db_url, tmp_path)
             return sum(r["accepted"] for r in state.stats()["robots"].values())
 
         log = tmp_path / "worker.log"
-        procs.append(_start_worker(cfg, log))
-        wait_for(lambda: received() >= 10 or procs[0].poll() is not None, timeout=40, interval=0.002,
-                 what="the first messages")
-        assert procs[0].poll() is None, log.read_text(errors="replace")
-        procs[0].send_signal(signal.SIGKILL)
-        procs[0].wait(10)
-        at_kill = received()
-        left = unfinished()
-        database.close()
-        assert at_kill > 0 and left > 0, (at_kill, left)  # killed in the middle, not before or after
-
-        procs.append(_start_worker(cfg, log))
-        wait_for(lambda: unfinished() == 0, timeout=45, interval=0.2, what="every delivery to be sent")
+        kill_midway_and_restart(cfg, log, procs, received, unfinished, finish_timeout=45)
         procs[1].send_signal(signal.SIGTERM)
         assert procs[1].wait(15) == 0, log.read_text(errors="replace")[-3000:]
 

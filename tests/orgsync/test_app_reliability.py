@@ -5,11 +5,8 @@ as a resend — and nothing else is ever shown twice. Counted on what the fake r
 from __future__ import annotations
 
 import collections
-import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -22,6 +19,8 @@ from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models_dingtalk import AppSend
 from tests.bridges.conftest import numbers_in
+from tests.bridges.helpers import kill_midway_and_restart
+from tests.bridges.helpers import start_worker
 from tests.bridges.helpers import wait_for
 from tests.bridges.helpers import write_config
 from tests.bridges.test_reliability import prepare_database
@@ -31,7 +30,6 @@ from tests.conftest import DT_APP_SECRET
 from tests.conftest import make_settings_dict
 from tests.factories import make_report
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def app_townships(n: int, fake_state) -> list[dict]:
@@ -43,13 +41,6 @@ def app_townships(n: int, fake_state) -> list[dict]:
                     "dingtalk": {"conversation_id": f"cid-{code}", "chat_id": f"chat{code}"}})
         fake_state.add_group(f"cid-{code}", f"第{i}镇", "", None, [], chat_id=f"chat{code}")
     return out
-
-
-def start_worker(cfg: Path, log: Path) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TONGXIN__")}
-    with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "miniapp_api.cli", "--config", str(cfg), "worker"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def app_msgs(state, code: str) -> list[dict]:
@@ -165,19 +156,7 @@ def test_a_killed_worker_loses_nothing_on_the_app_channel(db_url, tmp_path, fake
             return sum(r["app_accepted"] for r in fake.state.stats()["robots"].values())
 
         log = tmp_path / "worker.log"
-        procs.append(start_worker(cfg, log))
-        wait_for(lambda: received() >= 10 or procs[0].poll() is not None, timeout=40, interval=0.002,
-                 what="the first messages")
-        assert procs[0].poll() is None, log.read_text(errors="replace")
-        procs[0].send_signal(signal.SIGKILL)
-        procs[0].wait(10)
-        at_kill = received()
-        left = unfinished()
-        database.close()
-        assert at_kill > 0 and left > 0, (at_kill, left)
-
-        procs.append(start_worker(cfg, log))
-        wait_for(lambda: unfinished() == 0, timeout=120, interval=0.2, what="every delivery to be sent")
+        kill_midway_and_restart(cfg, log, procs, received, unfinished, finish_timeout=120)
         procs[1].send_signal(signal.SIGTERM)
         assert procs[1].wait(15) == 0, log.read_text(errors="replace")[-3000:]
 
