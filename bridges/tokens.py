@@ -8,6 +8,8 @@ refreshed it) and only then asks the platform.
 """
 from __future__ import annotations
 
+import threading
+
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -39,6 +41,10 @@ class DbTokenStore:
 
     def __init__(self):
         self._local: dict[str, tuple[str, datetime, datetime]] = {}
+        # The last token of each name the platform refused in this process. Until the table
+        # has forgotten it, a thread reading the row must not pick it up (and cache it) again.
+        self._rejected: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def get_or_fetch(
         self,
@@ -63,15 +69,16 @@ class DbTokenStore:
         cached = self._local.get(name)
         if cached and cached[1] - margin > now and cached[2] > now:
             return cached[0]
+        rejected = self._rejected.get(name)
         opened = database.connect(reuse_if_open=True)
         try:
             row = PlatformToken.get_or_none(PlatformToken.name == name)
-            if _fresh(row, now, margin):
+            if _fresh(row, now, margin) and row.value != rejected:
                 self._remember(name, row.value, row.expires_at, now)
                 return row.value
             with write_tx():
                 row = self._locked_row(name)
-                if _fresh(row, now, margin):
+                if _fresh(row, now, margin) and row.value != rejected:
                     return row.value
                 value, expires_in = fetch()
                 # Measure expiry from when the answer arrived, not from when we were called.
@@ -98,7 +105,9 @@ class DbTokenStore:
         Comparing with the value the caller actually used means a late 40001 for an old token
         does not throw away the fresh token another process stored meanwhile.
         """
-        self._local.pop(name, None)
+        with self._lock:
+            self._rejected[name] = value
+            self._local.pop(name, None)
         opened = database.connect(reuse_if_open=True)
         try:
             with write_tx():
@@ -115,7 +124,9 @@ class DbTokenStore:
                 database.close()
 
     def _remember(self, name: str, value: str, expires_at: datetime, now: datetime) -> None:
-        self._local[name] = (value, expires_at, now + timedelta(seconds=self.LOCAL_SECONDS))
+        with self._lock:
+            if value != self._rejected.get(name):
+                self._local[name] = (value, expires_at, now + timedelta(seconds=self.LOCAL_SECONDS))
 
     @staticmethod
     def _locked_row(name: str) -> PlatformToken | None:

@@ -31,11 +31,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     from . import uploads
 
     settings = settings or load_settings()
+    from .json_provider import OrjsonProvider
+
     app = Flask(__name__)
+    app.json = OrjsonProvider(app)
     app.config["TONGXIN_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.uploads.max_bytes + 64 * 1024
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
     logging.getLogger("miniapp_api").setLevel(logging.INFO)
 
     db.bind(settings.database.url)

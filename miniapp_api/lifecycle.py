@@ -27,6 +27,8 @@ from .db import write_tx
 from .errors import Conflict
 from .models import Report
 from .models import TimelineEntry
+from .prepared import Param
+from .prepared import Prepared
 
 
 class Status(StrEnum):
@@ -134,21 +136,40 @@ def next_status(current: str, action: str) -> Status:
         ) from None
 
 
-def record_submission(report: Report, actor: Actor, now: datetime, *, checked: bool) -> None:
-    """Write the first timeline entry and the outbox event of a new report.
+# A report is inserted once per submission; compiled once (see ``prepared``).
+_INSERT_REPORT = Prepared(lambda: Report.insert(
+    **{f.name: Param(f.name, f) for f in Report._meta.sorted_fields if not f.primary_key}).returning(Report.id))
+_INSERT_ENTRY = Prepared(lambda: TimelineEntry.insert(
+    **{f.name: Param(f.name, f) for f in TimelineEntry._meta.sorted_fields if not f.primary_key}))
 
-    Call inside the transaction that inserted ``report``. When the content check has not
-    run yet (``checked`` false) the event asks the worker to check it first; no group sees
-    the report before that.
+
+def submit(report: Report, actor: Actor, now: datetime, *, checked: bool) -> Report:
+    """Insert a new report (``pending``) with its deadline clock, its first timeline entry and
+    its outbox event; returns it with its id.
+
+    ``report`` is an unsaved :class:`Report` holding what the resident gave (its
+    ``category`` and ``township`` best as instances, which cost no query). Call inside a
+    write transaction. When the content check has not run yet (``checked`` false) the event
+    asks the worker to check it first; no group sees the report before that.
     """
-    TimelineEntry.create(
-        report=report, at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
+    from .deadlines import planner  # late: the planner builds on this module
+
+    if not database.in_transaction():
+        raise RuntimeError("lifecycle.submit must run inside a write transaction")
+    report.status = Status.PENDING
+    report.__data__.update(planner.plan_submission(report, now))
+    data = report.__data__
+    report.id = _INSERT_REPORT.scalar(**{f.name: data.get(f.name) for f in Report._meta.sorted_fields
+                                         if not f.primary_key})
+    report._dirty.clear()
+    _INSERT_ENTRY.execute(
+        report=report.id, at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
         actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note="",
     )
     kind = "report.created" if checked else "report.content_check"
     outbox.record(kind, {"number": report.number}, report=report, now=now,
                   priority=outbox.URGENT if report.urgent else outbox.NORMAL)
-    _after_change(report, None, Status.PENDING, Action.SUBMIT, actor, now, {})
+    return report
 
 
 def apply(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",

@@ -11,16 +11,28 @@ from datetime import datetime
 
 from .db import database
 from .models import OutboxEvent
+from .prepared import Param
+from .prepared import Prepared
 
 NORMAL = 0
 URGENT = 10
+
+
+# Every change writes one; compiled once (see ``prepared``).
+_INSERT = Prepared(lambda: OutboxEvent.insert(
+    kind=Param("kind"), payload=Param("payload", OutboxEvent.payload), report=Param("report", OutboxEvent.report),
+    priority=Param("priority"), created_at=Param("created_at", OutboxEvent.created_at), fanned_out=False,
+).returning(OutboxEvent.id))
 
 
 def record(kind: str, payload: dict, *, now: datetime, report=None, priority: int = NORMAL) -> OutboxEvent:
     """Add an outbox event; the caller's transaction commits it together with the change."""
     if not database.in_transaction():
         raise RuntimeError("outbox.record must run inside the transaction of the change it reports")
-    return OutboxEvent.create(kind=kind, payload=payload, report=report, priority=priority, created_at=now)
+    event = OutboxEvent(kind=kind, payload=payload, report=report, priority=priority, created_at=now, fanned_out=False)
+    event.id = _INSERT.scalar(kind=kind, payload=payload, report=report, priority=priority, created_at=now)
+    event._dirty.clear()
+    return event
 
 
 def record_many(rows: list[dict]) -> int:

@@ -5,7 +5,7 @@ import uuid
 
 from miniapp_api.db import write_tx
 from miniapp_api.lifecycle import Actor
-from miniapp_api.lifecycle import record_submission
+from miniapp_api.lifecycle import submit
 from miniapp_api.models import Category
 from miniapp_api.models import Report
 from miniapp_api.models import Resident
@@ -25,12 +25,11 @@ def make_report(status: str = "pending", *, resident: Resident | None = None, to
     now = now or utcnow()
     resident = resident or make_resident()
     with write_tx():
-        report = Report.create(
+        report = submit(Report(
             number=next_number(now), resident=resident, category=Category.get(Category.code == category),
             township=Township.get(Township.code == township), description=fields.pop("description", "井盖丢失"),
             lat=43.3, lng=125.3, address="人民大街", created_at=now, updated_at=now, **fields,
-        )
-        record_submission(report, resident_actor(resident), now, checked=True)
+        ), resident_actor(resident), now, checked=True)
     if status != "pending":
         Report.update(status=status).where(Report.id == report.id).execute()
     return Report.get_by_id(report.id)

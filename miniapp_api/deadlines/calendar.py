@@ -16,6 +16,7 @@ from datetime import time
 from datetime import timedelta
 from datetime import timezone
 
+from ..prepared import Prepared
 from ..schemas import LOCAL_TZ
 
 #: A deadline never looks further ahead than this (a guard against a calendar with no
@@ -38,11 +39,18 @@ class WorkCalendar:
         return day.weekday() < 5
 
 
+def _holidays_query():
+    from ..models_deadlines import Holiday  # late: the models import this module's neighbours
+
+    return Holiday.select(Holiday.day, Holiday.kind)
+
+
+_HOLIDAYS = Prepared(_holidays_query)
+
+
 def load_calendar() -> WorkCalendar:
     """The county's calendar from the ``holiday`` table (a few rows a year)."""
-    from ..models_deadlines import Holiday
-
-    rows = list(Holiday.select())
+    rows = _HOLIDAYS.rows()
     return WorkCalendar(
         holidays=frozenset(r.day for r in rows if r.kind == "holiday"),
         workdays=frozenset(r.day for r in rows if r.kind == "workday"),

@@ -29,16 +29,20 @@ from ..models import GroupMapping
 from ..models import Report
 from ..models import Township
 from ..models_deadlines import EmergencySwitch
+from ..prepared import Prepared
 from . import ladder
 
 OPEN = ("pending", "accepted", "transferred")
 
 
+# Asked on every submission; compiled once (see ``prepared``).
+_COUNTY = Prepared(lambda: EmergencySwitch.select(EmergencySwitch.on).where(EmergencySwitch.scope == "county")
+                   .order_by(EmergencySwitch.id.desc()).limit(1))
+
+
 def county_on() -> bool:
     """Whether the county-wide switch is on (its latest flip)."""
-    row = (EmergencySwitch.select(EmergencySwitch.on).where(EmergencySwitch.scope == "county")
-           .order_by(EmergencySwitch.id.desc()).first())
-    return bool(row and row.on)
+    return bool(_COUNTY.scalar())
 
 
 def in_force(township) -> bool:
@@ -55,10 +59,15 @@ def urgent_for(township: Township, category: Category) -> bool:
     """Whether a new report of ``category`` in ``township`` takes the urgent lane."""
     from .policy import load_policy
 
-    if not in_force(township):
+    return urgent_when(in_force(township), load_policy(), category.code)
+
+
+def urgent_when(in_emergency: bool, policy, category_code: str) -> bool:
+    """Whether a new report of ``category_code`` takes the urgent lane, the switch being as
+    ``in_emergency`` says: every category, or only ``emergency_categories`` when listed."""
+    if not in_emergency:
         return False
-    categories = load_policy().emergency_categories
-    return not categories or category.code in categories
+    return not policy.emergency_categories or category_code in policy.emergency_categories
 
 
 @dataclass

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from ..models import Grid
 from ..models import Official
 from ..models import Report
+from ..prepared import Param
+from ..prepared import Prepared
 
 LEVELS = ("grid", "community", "township", "department", "county")
 
@@ -71,19 +73,39 @@ def _base():
     return Official.select().where((Official.active == True) & Official.duty_post.in_(["A", "B"]))  # noqa: E712
 
 
+def _prepared_posts(*conditions) -> Prepared:
+    return Prepared(lambda: _base().where(*conditions).order_by(Official.id.desc()))
+
+
+# Consulted on every new report and status change; compiled once (see ``prepared``).
+_TOWNSHIP = _prepared_posts(Official.township == Param("unit"), Official.role == "township_staff",
+                            Official.grid.is_null(), Official.community.is_null())
+_DEPARTMENT = _prepared_posts(Official.department == Param("unit"))
+_COUNTY = _prepared_posts(Official.role == "county_staff", Official.township.is_null(),
+                          Official.department.is_null())
+_GRID = _prepared_posts(Official.grid == Param("unit"))
+
+
+def _posts_of(prepared: Prepared, **values) -> Posts:
+    found = {}
+    for row in prepared.rows(**values):  # newest first: the oldest wins
+        official = Official(**row._asdict())
+        official._dirty.clear()
+        found[official.duty_post] = official
+    return Posts(found.get("A"), found.get("B"))
+
+
 def township_posts(township_id: int) -> Posts:
     """The township's own A/B posts (its ``township_staff``)."""
-    return _posts(_base().where((Official.township == township_id) & (Official.role == "township_staff")
-                                & Official.grid.is_null() & Official.community.is_null()))
+    return _posts_of(_TOWNSHIP, unit=township_id)
 
 
 def department_posts(department_id: int) -> Posts:
-    return _posts(_base().where(Official.department == department_id))
+    return _posts_of(_DEPARTMENT, unit=department_id)
 
 
 def county_posts() -> Posts:
-    return _posts(_base().where((Official.role == "county_staff") & Official.township.is_null()
-                                & Official.department.is_null()))
+    return _posts_of(_COUNTY)
 
 
 class Roster:
@@ -135,7 +157,7 @@ def duty_posts(report: Report, level: str, cache: "dict | Roster | None" = None)
     cache = {} if cache is None else cache
     if level == "grid" and report.grid_id:
         key = ("grid", report.grid_id)
-        query = lambda: _base().where(Official.grid == report.grid_id)  # noqa: E731
+        query = None
     elif level == "community" and report.grid_id:
         key = ("community", report.grid_id)
 
@@ -158,6 +180,8 @@ def duty_posts(report: Report, level: str, cache: "dict | Roster | None" = None)
                 cache[key] = department_posts(report.department_id)
             elif key[0] == "county":
                 cache[key] = county_posts()
+            elif key[0] == "grid":
+                cache[key] = _posts_of(_GRID, unit=report.grid_id)
             else:
                 cache[key] = _posts(query())
         posts = cache[key]

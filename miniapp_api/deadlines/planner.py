@@ -1,7 +1,8 @@
 """Deadline clocks: started, moved and stopped with every change of a report's status.
 
-:func:`after_change` runs inside the lifecycle's transaction (``lifecycle.apply`` and
-``record_submission`` call it), so a report's deadlines always match its status:
+:func:`after_change` runs inside the lifecycle's transaction (``lifecycle.apply`` calls it),
+and :func:`plan_submission` plans a new report's clock before ``lifecycle.submit`` inserts
+it, so a report's deadlines always match its status:
 
 =================  ==================================================================
 change             deadline clock
@@ -101,16 +102,16 @@ def schedule(report: Report, policy: Policy, calendar: WorkCalendar) -> list[Ste
     return sorted(steps, key=lambda s: (s.at, s.fraction))
 
 
-def start_phase(report: Report, phase: str, now: datetime, policy: Policy | None = None, *,
-                hours: float | None = None, level: str | None = None, calendar: WorkCalendar | None = None,
-                extra: dict | None = None, category: Category | None = None,
-                posts_cache=None, in_emergency: bool | None = None,
-                look_now: bool = False) -> Report:
-    """Start a new deadline clock (a new round) for ``report`` at ``level``; returns the row
-    as updated (one ``UPDATE``; ``report`` must be current: the caller holds its row).
+def plan_phase(report: Report, phase: str, now: datetime, policy: Policy | None = None, *,
+               hours: float | None = None, level: str | None = None, calendar: WorkCalendar | None = None,
+               extra: dict | None = None, category: Category | None = None,
+               posts_cache=None, in_emergency: bool | None = None,
+               look_now: bool = False) -> tuple[Report, dict]:
+    """A new deadline clock (a new round) for ``report`` at ``level``, not yet written:
+    returns the row as it will be and the column values (by field name) that make it so.
 
-    ``extra`` are more column values (by field name) written with it; ``look_now`` makes
-    the scheduler look at the report at its next pass. Runs inside the caller's transaction.
+    ``extra`` are more column values written with it; ``look_now`` makes the scheduler look
+    at the report at its next pass.
     """
     policy = policy or load_policy()
     category = category or Category.get_by_id(report.category_id)
@@ -121,9 +122,8 @@ def start_phase(report: Report, phase: str, now: datetime, policy: Policy | None
     if in_emergency:
         factor = policy.emergency_accept_factor if phase == ACCEPT_PHASE else policy.emergency_resolve_factor
     length = base * factor
-    counting = None
-    if policy.working_days and not (in_emergency and policy.emergency_all_days):
-        counting = calendar or load_calendar()
+    calendar = calendar or load_calendar()
+    counting = calendar if policy.working_days and not (in_emergency and policy.emergency_all_days) else None
     due = add_hours(now, length, counting)
     values = dict(extra or {})
     values.update(deadline_round=report.deadline_round + 1, phase_started_at=now, phase_hours=length)
@@ -134,12 +134,42 @@ def start_phase(report: Report, phase: str, now: datetime, policy: Policy | None
     # Look again at once when the A post is away and B can take over (at once); otherwise at
     # the first planned step.
     posts = ladder.duty_posts(planned, planned.level, posts_cache)
-    steps = schedule(planned, policy, calendar or load_calendar())
+    steps = schedule(planned, policy, calendar)
     b_covers = not posts.a_available and ladder.Posts.available(posts.b)
     first = now if look_now or b_covers else (steps[0].at if steps else None)
     values["next_step_at"] = planned.next_step_at = first
+    return planned, values
+
+
+def start_phase(report: Report, phase: str, now: datetime, policy: Policy | None = None, **options) -> Report:
+    """Start a new deadline clock for ``report`` (see :func:`plan_phase` for the options) and
+    write it; returns the row as updated (one ``UPDATE``; ``report`` must be current: the
+    caller holds its row). Runs inside the caller's transaction."""
+    planned, values = plan_phase(report, phase, now, policy, **options)
     Report.update(**values).where(Report.id == report.id).execute()
     return planned
+
+
+def plan_submission(report: Report, now: datetime) -> dict:
+    """The column values a new report is inserted with: its accept clock at the duty list's
+    level, the department the duty list names (at the department level), and the urgent
+    lane when emergency mode is in force. ``report`` is not saved yet; its ``category`` and
+    ``township`` are read from it (instances given to it cost no query)."""
+    policy = load_policy()
+    category = report.category
+    in_emergency = emergency.county_on() or bool(report.township.emergency)
+    extra = {}
+    if emergency.urgent_when(in_emergency, policy, category.code):
+        extra["urgent"] = True
+    dept_code = policy.duty_departments.get(category.code)
+    if report.level == "department" and not report.department_id and dept_code:
+        dept = Department.get_or_none(Department.code == dept_code)
+        if dept is not None:
+            extra["department"] = dept.id
+    planning = Report(**{**report.__data__, **extra})
+    _, values = plan_phase(planning, ACCEPT_PHASE, now, policy, extra=extra, category=category,
+                           in_emergency=in_emergency)
+    return values
 
 
 def _stop(report: Report, **extra) -> None:
@@ -180,17 +210,7 @@ def after_change(report: Report, old, new, action, actor, now: datetime, changes
 
     action = str(action)
     fresh = Report.get_by_id(report.id)
-    if action == lifecycle.Action.SUBMIT:
-        policy = load_policy()
-        extra = {}
-        category = Category.get_by_id(fresh.category_id)
-        dept_code = policy.duty_departments.get(category.code)
-        if fresh.level == "department" and not fresh.department_id and dept_code:
-            dept = Department.get_or_none(Department.code == dept_code)
-            if dept is not None:
-                extra["department"] = dept.id
-        start_phase(fresh, ACCEPT_PHASE, now, policy, extra=extra, category=category)
-    elif action == lifecycle.Action.ACCEPT:
+    if action == lifecycle.Action.ACCEPT:
         start_phase(fresh, RESOLVE_PHASE, now)
     elif action == lifecycle.Action.TRANSFER:
         policy = load_policy()

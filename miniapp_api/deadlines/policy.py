@@ -11,6 +11,7 @@ from ..config import Settings
 from ..models import utcnow
 from ..models_deadlines import DeadlinePolicy
 from ..models_deadlines import Holiday
+from ..prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,17 @@ class Policy:
 DEFAULT = Policy.from_settings(DeadlinesSettings())
 
 
+# Read on every submission and status change; compiled once (see ``prepared``).
+_POLICY = Prepared(lambda: DeadlinePolicy.select(
+    DeadlinePolicy.working_days, DeadlinePolicy.reminder_fractions, DeadlinePolicy.handover_fraction,
+    DeadlinePolicy.emergency_accept_factor, DeadlinePolicy.emergency_resolve_factor,
+    DeadlinePolicy.emergency_all_days, DeadlinePolicy.emergency_categories, DeadlinePolicy.whistle_report_hours,
+    DeadlinePolicy.redo_max_score, DeadlinePolicy.duty_departments).where(DeadlinePolicy.id == 1))
+
+
 def load_policy() -> Policy:
     """The policy row, or the built-in defaults when ``init-db`` has not written one."""
-    row = DeadlinePolicy.get_or_none(DeadlinePolicy.id == 1)
+    row = _POLICY.one()
     if row is None:
         return DEFAULT
     fractions = tuple(sorted(float(f) for f in (row.reminder_fractions or []) if 0 < float(f) < 1))
@@ -66,7 +75,7 @@ def seed_policy(settings: Settings, now: datetime | None = None) -> int:
         "redo_max_score": s.redo_max_score, "duty_departments": dict(s.duty_departments),
     }
     changed = 0
-    row = DeadlinePolicy.get_or_none(DeadlinePolicy.id == 1)
+    row = _POLICY.one()
     if row is None:
         DeadlinePolicy.insert(id=1, updated_at=now or utcnow(), **values).execute()
         changed += 1

@@ -19,7 +19,6 @@ from bridges.errors import BridgeError
 
 from .. import lifecycle
 from ..db import write_tx
-from ..deadlines import emergency
 from ..errors import ApiError
 from ..errors import Conflict
 from ..errors import NotFound
@@ -36,6 +35,8 @@ from ..models import ReportPhoto
 from ..models import Resident
 from ..models import Township
 from ..models import Upload
+from ..prepared import Param
+from ..prepared import Prepared
 from ..schemas import LOCAL_TZ
 from ..schemas import RatingIn
 from ..schemas import ReopenIn
@@ -54,6 +55,23 @@ def body_hash(body: ReportIn) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# The submission path's queries, compiled once (see ``prepared``): submitting is the
+# mini-program's busiest write.
+_NEXT_SEQ = Prepared(lambda: Counter.insert(name=Param("name"), value=1)
+                     .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1})
+                     .returning(Counter.value))
+_TODAY_COUNT = Prepared(lambda: Report.select(fn.COUNT(Report.id))
+                        .where((Report.resident == Param("resident"))
+                               & (Report.created_at >= Param("since", Report.created_at))))
+_CATEGORY_FIELDS = [f for f in Category._meta.sorted_fields]
+_TOWNSHIP_FIELDS = [f for f in Township._meta.sorted_fields]
+_PLACE = Prepared(lambda: Category.select(*_CATEGORY_FIELDS, *_TOWNSHIP_FIELDS)
+                  .join(Township, on=(Township.code == Param("township")))
+                  .where((Category.code == Param("category")) & (Category.active == True)))  # noqa: E712
+_REPLAY = Prepared(lambda: IdempotencyKey.select(IdempotencyKey.body_hash, IdempotencyKey.report)
+                   .where((IdempotencyKey.resident == Param("resident")) & (IdempotencyKey.key == Param("key"))))
+
+
 def next_number(now: datetime) -> str:
     """A tracking number like ``R261127-0042``: date (local) and a daily sequence.
 
@@ -61,30 +79,40 @@ def next_number(now: datetime) -> str:
     Must run inside the write transaction that inserts the report.
     """
     day = now.astimezone(LOCAL_TZ).strftime("%y%m%d")
-    name = f"report:{day}"
-    (Counter.insert(name=name, value=1)
-     .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1})
-     .execute())
-    seq = Counter.get_by_id(name).value
+    seq = _NEXT_SEQ.scalar(name=f"report:{day}")
     return f"R{day}-{seq:04d}"
 
 
 def _check_daily_limit(resident: Resident, limit: int, now: datetime) -> None:
     local_midnight = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-    count = (Report.select(fn.COUNT(Report.id))
-             .where((Report.resident == resident) & (Report.created_at >= local_midnight))
-             .scalar())
+    count = _TODAY_COUNT.scalar(resident=resident.id, since=local_midnight)
     if count >= limit:
         raise TooManyRequests(f"今天已上报 {count} 条，已达每日上限，请明天再报", code="daily_limit_exceeded")
 
 
 def _replay(resident: Resident, key: str, digest: str) -> Report | None:
-    row = IdempotencyKey.get_or_none((IdempotencyKey.resident == resident) & (IdempotencyKey.key == key))
+    row = _REPLAY.one(resident=resident.id, key=key)
     if row is None:
         return None
     if row.body_hash != digest:
         raise Conflict("该 Idempotency-Key 已用于另一份不同的上报", code="idempotency_key_reused")
-    return Report.get_by_id(row.report_id)
+    return Report.get_by_id(row.report)
+
+
+def _place(category_code: str, township_code: str) -> tuple[Category, Township]:
+    """The active category and the unit a submission names (one query), or a 422 naming
+    the field that is wrong."""
+    row = _PLACE.one(category=category_code, township=township_code)
+    if row is None:
+        if Category.get_or_none((Category.code == category_code) & (Category.active == True)) is None:  # noqa: E712
+            raise ValidationFailed("category：没有这个问题类别", field="category")
+        raise ValidationFailed("township：没有这个乡镇/街道", field="township")
+    n = len(_CATEGORY_FIELDS)
+    category = Category(**{f.name: v for f, v in zip(_CATEGORY_FIELDS, row[:n])})
+    township = Township(**{f.name: v for f, v in zip(_TOWNSHIP_FIELDS, row[n:])})
+    category._dirty.clear()
+    township._dirty.clear()
+    return category, township
 
 
 def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
@@ -100,24 +128,21 @@ def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
     return verdict.suggest
 
 
-def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None, now: datetime) -> tuple[Report, bool]:
-    """Submit a report; returns ``(report, created)`` (created is False on an idempotent replay)."""
+def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
+                  now: datetime) -> tuple[Report, list, bool]:
+    """Submit a report; returns ``(report, photos, created)``: its photos' uploads in order,
+    and whether it is new (False on an idempotent replay)."""
     settings = svc.settings.reports
-    digest = body_hash(body)
+    digest = body_hash(body) if idem_key else ""
     if idem_key:
         existing = _replay(resident, idem_key, digest)
         if existing:
-            return existing, False
+            return existing, photos_of(resident.id, [existing.id])[existing.id], False
     if len(body.description) > settings.description_max_chars:
         raise ValidationFailed(f"description：问题描述不能超过 {settings.description_max_chars} 字", field="description")
     if len(body.photos) > settings.max_photos:
         raise ValidationFailed(f"photos：最多上传 {settings.max_photos} 张照片", field="photos")
-    category = Category.get_or_none((Category.code == body.category) & (Category.active == True))  # noqa: E712
-    if category is None:
-        raise ValidationFailed("category：没有这个问题类别", field="category")
-    township = Township.get_or_none(Township.code == body.township)
-    if township is None:
-        raise ValidationFailed("township：没有这个乡镇/街道", field="township")
+    category, township = _place(body.category, body.township)
     photo_ids = list(dict.fromkeys(body.photos))
     uploads = {u.id: u for u in Upload.select().where((Upload.id.in_(photo_ids)) & (Upload.resident == resident))} if photo_ids else {}
     if len(uploads) != len(photo_ids):
@@ -134,27 +159,26 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
                 # Re-check inside the lock: a concurrent twin may have just committed.
                 existing = _replay(resident, idem_key, digest)
                 if existing:
-                    return existing, False
+                    return existing, photos_of(resident.id, [existing.id])[existing.id], False
             _check_daily_limit(resident, settings.daily_limit_per_resident, now)
-            report = Report.create(
+            report = lifecycle.submit(Report(
                 number=next_number(now), resident=resident, category=category, township=township,
                 level=category.level, description=body.description, lat=body.location.lat,
                 lng=body.location.lng, address=body.location.address, anonymous=body.anonymous,
-                moderation=verdict, urgent=emergency.urgent_for(township, category), created_at=now, updated_at=now,
-            )
+                moderation=verdict, created_at=now, updated_at=now,
+            ), resident_actor(resident), now, checked=verdict != "unchecked")
             for pos, pid in enumerate(photo_ids):
                 ReportPhoto.create(report=report, upload=uploads[pid], position=pos)
             if idem_key:
                 IdempotencyKey.create(resident=resident, key=idem_key, body_hash=digest, report=report, created_at=now)
-            lifecycle.record_submission(report, resident_actor(resident), now, checked=verdict != "unchecked")
     except IntegrityError:
         # Two requests with one Idempotency-Key raced past the first check (PostgreSQL).
         if idem_key:
             existing = _replay(resident, idem_key, digest)
             if existing:
-                return existing, False
+                return existing, photos_of(resident.id, [existing.id])[existing.id], False
         raise
-    return report, True
+    return report, [uploads[pid] for pid in photo_ids], True
 
 
 def get_own_report(resident: Resident, number: str) -> Report:
@@ -192,15 +216,43 @@ LIST_FIELDS = (
 )
 
 
+def _page(*conditions):
+    return (Report.select(*LIST_FIELDS).join(Category).switch(Report).join(Township)
+            .where(*conditions).order_by(Report.id.desc()).limit(Param("limit")))
+
+
+# "My reports" is the mini-program's most frequent call: both pages are compiled once.
+_FIRST_PAGE = Prepared(lambda: _page(Report.resident == Param("resident")))
+_NEXT_PAGE = Prepared(lambda: _page(Report.resident == Param("resident"), Report.id < Param("before")))
+
+# The photos of a page: the resident's reports with ids in the page's range are the page.
+_PAGE_PHOTOS = Prepared(lambda: (
+    ReportPhoto.select(ReportPhoto.report.alias("report_id"), Upload.sha256, Upload.content_type)
+    .join(Upload).switch(ReportPhoto).join(Report)
+    .where((Report.resident == Param("resident")) & (ReportPhoto.report >= Param("lo"))
+           & (ReportPhoto.report <= Param("hi")))
+    .order_by(ReportPhoto.report, ReportPhoto.position)))
+
+
 def list_own_reports(resident: Resident, cursor: str | None, limit: int) -> tuple[list, str | None]:
     """One page of the resident's reports, newest first, and the cursor of the next page."""
-    query = (Report.select(*LIST_FIELDS).join(Category).switch(Report).join(Township)
-             .where(Report.resident == resident))
     if cursor:
-        query = query.where(Report.id < decode_cursor(cursor))
-    rows = list(query.order_by(Report.id.desc()).limit(limit + 1).namedtuples())
+        rows = _NEXT_PAGE.rows(resident=resident.id, before=decode_cursor(cursor), limit=limit + 1)
+    else:
+        rows = _FIRST_PAGE.rows(resident=resident.id, limit=limit + 1)
     next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def photos_of(resident_id: int, report_ids: list[int]) -> dict[int, list]:
+    """The photos (rows with ``sha256`` and ``content_type``) of some of a resident's
+    reports, in order, by report id: one query for a whole page."""
+    out: dict[int, list] = {rid: [] for rid in report_ids}
+    if report_ids:
+        for row in _PAGE_PHOTOS.rows(resident=resident_id, lo=min(report_ids), hi=max(report_ids)):
+            if row.report_id in out:
+                out[row.report_id].append(row)
+    return out
 
 
 def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime) -> Report:

@@ -7,10 +7,8 @@ from .. import services
 from ..api import route
 from ..errors import ValidationFailed
 from ..models import Report
-from ..models import ReportPhoto
 from ..models import Resident
 from ..models import TimelineEntry
-from ..models import Upload
 from ..models import utcnow
 from ..schemas import RatingIn
 from ..schemas import ReopenIn
@@ -24,19 +22,6 @@ from ..uploads import photo_out
 from . import service
 
 _NUMBER_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
-
-
-def _photos_by_report(report_ids: list[int]) -> dict[int, list]:
-    """All photos of a page of reports in one query (rows with ``sha256`` and ``content_type``)."""
-    out: dict[int, list] = {rid: [] for rid in report_ids}
-    if not report_ids:
-        return out
-    rows = (ReportPhoto.select(ReportPhoto.report.alias("report_id"), Upload.sha256, Upload.content_type)
-            .join(Upload).where(ReportPhoto.report.in_(report_ids))
-            .order_by(ReportPhoto.report, ReportPhoto.position).namedtuples())
-    for row in rows:
-        out[row.report_id].append(row)
-    return out
 
 
 def report_out(report, photos: list, base_url: str) -> dict:
@@ -66,7 +51,7 @@ def report_out(report, photos: list, base_url: str) -> dict:
 
 
 def report_detail_out(report: Report, base_url: str) -> dict:
-    body = report_out(report, _photos_by_report([report.id])[report.id], base_url)
+    body = report_out(report, service.photos_of(report.resident_id, [report.id])[report.id], base_url)
     entries = TimelineEntry.select().where(TimelineEntry.report == report).order_by(TimelineEntry.id)
     body["timeline"] = [
         {"at": iso(e.at), "status": e.status, "action": e.action, "channel": e.channel,
@@ -91,8 +76,8 @@ def create_report(resident: Resident, body: ReportIn):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 128 and key.isprintable() and key.isascii()):
         raise ValidationFailed("Idempotency-Key：应为 1–128 个可见 ASCII 字符", field="Idempotency-Key")
-    report, created = service.create_report(svc, resident, body, key, utcnow())
-    body_out = report_out(report, _photos_by_report([report.id])[report.id], svc.settings.server.public_base_url)
+    report, photos, created = service.create_report(svc, resident, body, key, utcnow())
+    body_out = report_out(report, photos, svc.settings.server.public_base_url)
     headers = {} if created else {"Idempotent-Replayed": "true"}
     return body_out, 201, headers
 
@@ -101,7 +86,7 @@ def create_report(resident: Resident, body: ReportIn):
        response=ReportList)
 def list_reports(resident: Resident, query: ReportListQuery):
     rows, next_cursor = service.list_own_reports(resident, query.cursor, query.limit)
-    photos = _photos_by_report([r.id for r in rows])
+    photos = service.photos_of(resident.id, [r.id for r in rows])
     base = services.get().settings.server.public_base_url
     return {"items": [report_out(r, photos[r.id], base) for r in rows], "next_cursor": next_cursor}
 

@@ -16,7 +16,6 @@ import pytest
 from miniapp_api import lifecycle
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
-from miniapp_api.deadlines import emergency
 from miniapp_api.deadlines.scheduler import run_pass
 from miniapp_api.lifecycle import Actor
 from miniapp_api.lifecycle import Channel
@@ -122,11 +121,10 @@ def submit(now: datetime, category: str = "sanitation", *, township: str = "yong
     unit = Township.get(Township.code == township)
     resident = make_resident()
     with write_tx():
-        report = Report.create(
+        report = lifecycle.submit(Report(
             number=next_number(now), resident=resident, category=cat, township=unit, grid=grid, level=cat.level,
             description=description, lat=43.3, lng=125.3, address="人民大街 18 号",
-            urgent=emergency.urgent_for(unit, cat), created_at=now, updated_at=now)
-        lifecycle.record_submission(report, resident_actor(resident), now, checked=True)
+            created_at=now, updated_at=now), resident_actor(resident), now, checked=True)
     return Report.get_by_id(report.id)
 
 
