@@ -14,6 +14,7 @@ import argparse
 import datetime as dt
 import json
 from pathlib import Path
+from statistics import median
 
 import requests
 
@@ -42,7 +43,7 @@ local i = 0
 request = function()
   i = i + 1
   local t = tokens[(i % #tokens) + 1]
-  return wrk.format("POST", "/api/v1/reports", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. t}}, body)
+  return wrk.format("POST", "/api/v1/reports", {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. t, ["Connection"] = "close"}}, body)
 end
 """, encoding="utf-8")
     return path
@@ -65,6 +66,7 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -106,37 +108,53 @@ def main() -> None:
             ("GET /api/v1/reports?mine=true&limit=20", f"{base}/", lua_get(work / "l20.lua", lister, "/api/v1/reports?mine=true&limit=20")),
             ("GET /api/v1/reports?mine=true&limit=100", f"{base}/", lua_get(work / "l100.lua", lister, "/api/v1/reports?mine=true&limit=100")),
         ]
-        results = {}
+        # Shared machines are noisy: run every endpoint once per round, interleaved, and
+        # report medians, and each ratio as the median of the ratios within a round.
+        rounds: list[dict] = []
         for name, url, script in runs:
-            wrk(url, seconds=3, connections=args.connections, script=script)  # warm-up
-            results[name] = wrk(url, seconds=args.seconds, connections=args.connections, script=script)
+            wrk(url, seconds=3, connections=args.connections, script=script, close=True)  # warm-up
+        for _ in range(args.rounds):
+            rounds.append({name: wrk(url, seconds=args.seconds, connections=args.connections, script=script,
+                                     close=True)
+                           for name, url, script in runs})
     finally:
         server.stop()
         wechat.stop()
 
-    bare = results["reference: bare Flask JSON"]["rps"]
-    insert = results["reference: insert one row (peewee, commit)"]["rps"]
+    def reference(name: str) -> str | None:
+        if name.startswith("POST /api/v1/reports"):
+            return "reference: insert one row (peewee, commit)"
+        if name.startswith("GET"):
+            return "reference: bare Flask JSON"
+        return None
+
     lines = [
         f"### Mini-program API, {args.db} — {dt.date.today().isoformat()}",
         "",
         f"Machine: {machine()}. gunicorn gthread {args.workers}×{args.threads}, wrk {args.connections} connections,"
-        f" {args.seconds} s per endpoint after a 3 s warm-up, load generator on the same machine.",
+        f" one connection per request (`Connection: close`, as behind nginx),"
+        f" load generator on the same machine. {args.rounds} rounds of {args.seconds} s per endpoint, interleaved,"
+        " after a 3 s warm-up each; medians.",
         "",
         "| endpoint | req/s | p50 ms | p99 ms | non-2xx | vs reference |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    for name, r in results.items():
-        if name.startswith("POST /api/v1/reports"):
-            rel = f"{r['rps'] / insert:.0%} of insert"
-        elif name.startswith("GET"):
-            rel = f"{r['rps'] / bare:.0%} of bare"
-        else:
-            rel = ""
-        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} | {rel} |")
+    for name, _, _ in runs:
+        got = [r[name] for r in rounds]
+        ref = reference(name)
+        rel = ""
+        if ref:
+            share = median(r[name]["rps"] / r[ref]["rps"] for r in rounds)
+            rel = f"{share:.0%} of {'insert' if 'insert' in ref else 'bare'}"
+        lines.append(f"| {name} | {median(g['rps'] for g in got):.0f} | {median(g['p50'] for g in got):.1f} "
+                     f"| {median(g['p99'] for g in got):.1f} | {sum(g['non2xx'] for g in got)} | {rel} |")
+    lines += ["", "Rounds (req/s): " + "; ".join(
+        ", ".join(f"{r[name]['rps']:.0f}" for name, _, _ in runs) for r in rounds)]
     text = "\n".join(lines)
     (work / "result.md").write_text(text + "\n", encoding="utf-8")
-    for name, r in results.items():
-        (work / (name.split()[0].strip(":") + ".wrk.txt")).write_text(r["raw"], encoding="utf-8")
+    for i, r in enumerate(rounds):
+        for n, (name, _, _) in enumerate(runs):
+            (work / f"round{i + 1}-{n + 1}.wrk.txt").write_text(r[name]["raw"], encoding="utf-8")
     print(text)
 
 

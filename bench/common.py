@@ -119,9 +119,17 @@ def gunicorn(cfg: Path, port: int, workers: int, threads: int, log: Path) -> Pro
 _LAT = re.compile(r"^\s+(50|99)(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", re.M)
 
 
-def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None, threads: int = 2) -> dict:
-    """Run wrk and return requests/s, p50 and p99 in ms, and the error count."""
+def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None, threads: int = 2,
+        close: bool = False) -> dict:
+    """Run wrk and return requests/s, p50 and p99 in ms, and the error count.
+
+    ``close`` sends ``Connection: close``: one connection per request, as nginx talks to its
+    upstream by default. With keep-alive, wrk's 16 connections stick to whichever gunicorn
+    worker accepted them, and one worker often got most of them while the other idled.
+    """
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if close:
+        args += ["-H", "Connection: close"]
     if script:
         args += ["-s", str(script)]
     out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout

@@ -40,3 +40,25 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServe
                               name=f"serve-{server.port}", daemon=True)
     thread.start()
     return RunningServer(f"http://{host}:{server.port}", server.port, server, thread)
+
+
+def serve_standalone(app, host: str, port: int, *, threads: int = 16) -> None:
+    """Serve ``app`` in the foreground until stopped (``python -m bridges.<platform>.fake_server``).
+
+    One gunicorn process with threads: the fake's state lives in memory, so it must stay one
+    process. The benchmarks run the fakes this way beside the API; werkzeug's development
+    server spent more CPU per request than the API's own handling of it.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    class _Standalone(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
+                               "threads": threads, "keepalive": 75, "timeout": 0,
+                               "accesslog": None, "loglevel": "warning"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    _Standalone().run()

@@ -11,6 +11,7 @@ more than the whole request; a PostgreSQL connection costs a round of authentica
 """
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 from urllib.parse import urlparse
@@ -22,6 +23,11 @@ from peewee import SqliteDatabase
 from playhouse.db_url import connect as url_connect
 from playhouse.pool import PooledDatabase
 from playhouse.pool import PooledSqliteDatabase
+
+try:
+    import fcntl
+except ImportError:  # not on Linux: threads still queue; processes fall back to SQLite's busy wait
+    fcntl = None
 
 database = DatabaseProxy()
 
@@ -43,11 +49,11 @@ def make_database(url: str) -> Database:
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
         if path in ("", ":memory:"):
-            return SqliteDatabase(":memory:", pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+            return _Sqlite(":memory:", pragmas=SQLITE_PRAGMAS, check_same_thread=False)
         from pathlib import Path
 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return PooledSqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
+        return _PooledSqlite(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
     if parsed.scheme in ("postgres", "postgresql"):
         rest = url.split("://", 1)[1]
         return url_connect(f"postgresql+pool://{rest}", **POOL)
@@ -69,16 +75,79 @@ def is_postgres() -> bool:
     return isinstance(database.obj, PostgresqlDatabase)
 
 
-# SQLite has one writer at a time. Threads of one process queue here and wake as soon as the
-# lock is free, instead of polling in SQLite's busy handler (whose sleeps made the tail).
-_sqlite_writer = threading.RLock()
+class SqliteWriters:
+    """The queue of SQLite writers: threads and processes take turns here before
+    ``BEGIN IMMEDIATE``.
+
+    SQLite has one writer at a time, and a writer that finds the file locked sleeps in
+    SQLite's busy handler, polling with growing naps (up to 100 ms). Under load those naps
+    made the tail and left the CPU idle. Here threads of one process queue on a lock and
+    processes (gunicorn workers, the bridge worker) on ``flock`` of a file beside the
+    database; the kernel wakes the next writer the moment the lock is free.
+    """
+
+    def __init__(self, path: str | None):
+        self._lock_path = f"{path}.writers" if path else None
+        self._threads = threading.RLock()
+        self._local = threading.local()
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._lock_path is None or fcntl is None:
+            return None
+        # flock belongs to the open file: a descriptor inherited across fork would be shared
+        # with the parent's other children, so each process opens its own.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            try:
+                fd = self._file()
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        self._local.depth = depth + 1
+
+    def __exit__(self, *exc_info) -> None:
+        self._local.depth -= 1
+        try:
+            if self._local.depth == 0 and self._fd is not None and self._pid == os.getpid():
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+class _Sqlite(SqliteDatabase):
+    """An unpooled SQLite database (``:memory:``) with its writers' queue."""
+
+    def __init__(self, path: str, **kwargs):
+        super().__init__(path, **kwargs)
+        self.writers = SqliteWriters(None)
+
+
+class _PooledSqlite(PooledSqliteDatabase):
+    """The embedded default: a pool of connections to one file, and its writers' queue."""
+
+    def __init__(self, path: str, **kwargs):
+        super().__init__(path, **kwargs)
+        self.writers = SqliteWriters(path)
 
 
 @contextmanager
 def write_tx():
-    """A transaction meant to write: ``BEGIN IMMEDIATE`` on SQLite, a plain one elsewhere."""
-    if isinstance(database.obj, SqliteDatabase):
-        with _sqlite_writer, database.atomic("IMMEDIATE"):
+    """A transaction meant to write: ``BEGIN IMMEDIATE`` on SQLite (after queueing with the
+    other writers, see :class:`SqliteWriters`), a plain one elsewhere."""
+    db = database.obj
+    if isinstance(db, SqliteDatabase):
+        with db.writers, database.atomic("IMMEDIATE"):
             yield
     else:
         with database.atomic():

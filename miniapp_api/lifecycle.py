@@ -143,21 +143,23 @@ _INSERT_ENTRY = Prepared(lambda: TimelineEntry.insert(
     **{f.name: Param(f.name, f) for f in TimelineEntry._meta.sorted_fields if not f.primary_key}))
 
 
-def submit(report: Report, actor: Actor, now: datetime, *, checked: bool) -> Report:
+def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: dict | None = None) -> Report:
     """Insert a new report (``pending``) with its deadline clock, its first timeline entry and
     its outbox event; returns it with its id.
 
     ``report`` is an unsaved :class:`Report` holding what the resident gave (its
     ``category`` and ``township`` best as instances, which cost no query). Call inside a
-    write transaction. When the content check has not run yet (``checked`` false) the event
-    asks the worker to check it first; no group sees the report before that.
+    write transaction. ``plan`` is the deadline plan ``planner.plan_submission`` made for
+    it; a caller makes it beforehand to keep its reads out of the write lock, otherwise it
+    is made here. When the content check has not run yet (``checked`` false) the event asks
+    the worker to check it first; no group sees the report before that.
     """
     from .deadlines import planner  # late: the planner builds on this module
 
     if not database.in_transaction():
         raise RuntimeError("lifecycle.submit must run inside a write transaction")
     report.status = Status.PENDING
-    report.__data__.update(planner.plan_submission(report, now))
+    report.__data__.update(plan if plan is not None else planner.plan_submission(report, now))
     data = report.__data__
     report.id = _INSERT_REPORT.scalar(**{f.name: data.get(f.name) for f in Report._meta.sorted_fields
                                          if not f.primary_key})

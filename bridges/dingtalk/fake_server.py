@@ -953,11 +953,9 @@ def main(argv: list[str] | None = None) -> None:
     members = org_from_roster(state.app, args.org) if args.org else 0
     print(f"fake DingTalk on http://{args.host}:{args.port}/ with {len(groups)} groups, {members} members", flush=True)
 
-    from werkzeug.serving import run_simple
+    from bridges.serve import serve_standalone
 
-    from bridges.serve import KeepAliveHandler
-
-    run_simple(args.host, args.port, app, threaded=True, use_reloader=False, request_handler=KeepAliveHandler)
+    serve_standalone(app, args.host, args.port)
 
 
 if __name__ == "__main__":

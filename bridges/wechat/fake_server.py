@@ -646,11 +646,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = create_fake_wechat(args.appid, args.secret, templates=dict(map(_parse_template, args.template)))
     app.extensions["fake_wechat"].token_daily_limit = args.token_daily_limit
-    from werkzeug.serving import run_simple
+    from bridges.serve import serve_standalone
 
-    from bridges.serve import KeepAliveHandler
-
-    run_simple(args.host, args.port, app, threaded=True, request_handler=KeepAliveHandler)
+    serve_standalone(app, args.host, args.port)
 
 
 if __name__ == "__main__":

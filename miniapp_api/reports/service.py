@@ -19,6 +19,7 @@ from bridges.errors import BridgeError
 
 from .. import lifecycle
 from ..db import write_tx
+from ..deadlines import planner
 from ..errors import ApiError
 from ..errors import Conflict
 from ..errors import NotFound
@@ -153,6 +154,15 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
     if verdict == "risky":
         raise ApiError("内容包含不适宜发布的信息，请修改后再提交", code="content_rejected", status=422, field="description")
 
+    report = Report(
+        resident=resident, category=category, township=township, level=category.level,
+        description=body.description, lat=body.location.lat, lng=body.location.lng,
+        address=body.location.address, anonymous=body.anonymous, moderation=verdict,
+        created_at=now, updated_at=now,
+    )
+    # The deadline plan only reads (policy, calendar, switch, duty posts): do it before
+    # taking the write lock, which every other submission is waiting for.
+    plan = planner.plan_submission(report, now)
     try:
         with write_tx():
             if idem_key:
@@ -161,12 +171,9 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
                 if existing:
                     return existing, photos_of(resident.id, [existing.id])[existing.id], False
             _check_daily_limit(resident, settings.daily_limit_per_resident, now)
-            report = lifecycle.submit(Report(
-                number=next_number(now), resident=resident, category=category, township=township,
-                level=category.level, description=body.description, lat=body.location.lat,
-                lng=body.location.lng, address=body.location.address, anonymous=body.anonymous,
-                moderation=verdict, created_at=now, updated_at=now,
-            ), resident_actor(resident), now, checked=verdict != "unchecked")
+            report.number = next_number(now)
+            report = lifecycle.submit(report, resident_actor(resident), now, checked=verdict != "unchecked",
+                                      plan=plan)
             for pos, pid in enumerate(photo_ids):
                 ReportPhoto.create(report=report, upload=uploads[pid], position=pos)
             if idem_key:
