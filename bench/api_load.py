@@ -1,12 +1,14 @@
 """Benchmark (issue 2): report submission and "my reports" under gunicorn, against two
 reference endpoints on the same server and database in the same run.
 
-    python bench/api_load.py [--db sqlite|postgres] [--seconds 15] [--connections 16]
+    python -m bench.api_load [--db sqlite|postgres] [--workers 2 --threads 8] [--seconds 10] [--rounds 3]
 
 It starts the fake WeChat (which answers every content check), a gunicorn server
 (gthread, like production) serving Tongxin plus ``/bench/bare`` and ``/bench/insert``,
-logs residents in through the fake, and loads each endpoint with wrk. Prints a Markdown
-table for docs/benchmarks.md.
+logs residents in through the fake, and loads each endpoint with wrk, one connection per
+request (as nginx talks to gunicorn). Every endpoint runs once per round, interleaved, and
+the table gives medians, so a noisy neighbour on a shared machine skews one round, not the
+result. Prints a Markdown table for docs/benchmarks.md.
 """
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
-    ap.add_argument("--seconds", type=int, default=15)
+    ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
