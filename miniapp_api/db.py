@@ -84,6 +84,10 @@ class SqliteWriters:
     made the tail and left the CPU idle. Here threads of one process queue on a lock and
     processes (gunicorn workers, the bridge worker) on ``flock`` of a file beside the
     database; the kernel wakes the next writer the moment the lock is free.
+
+    A writer waits as long as the one before it takes. That is short because no write
+    transaction waits on the network; a process that hangs anyway is ended by gunicorn's
+    worker timeout, and the kernel releases its lock with it.
     """
 
     def __init__(self, path: str | None):
