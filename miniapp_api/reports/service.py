@@ -64,8 +64,8 @@ _NEXT_SEQ = Prepared(lambda: Counter.insert(name=Param("name"), value=1)
 _TODAY_COUNT = Prepared(lambda: Report.select(fn.COUNT(Report.id))
                         .where((Report.resident == Param("resident"))
                                & (Report.created_at >= Param("since", Report.created_at))))
-_CATEGORY_FIELDS = [f for f in Category._meta.sorted_fields]
-_TOWNSHIP_FIELDS = [f for f in Township._meta.sorted_fields]
+_CATEGORY_FIELDS = list(Category._meta.sorted_fields)
+_TOWNSHIP_FIELDS = list(Township._meta.sorted_fields)
 _PLACE = Prepared(lambda: Category.select(*_CATEGORY_FIELDS, *_TOWNSHIP_FIELDS)
                   .join(Township, on=(Township.code == Param("township")))
                   .where((Category.code == Param("category")) & (Category.active == True)))  # noqa: E712
