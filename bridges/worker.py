@@ -26,6 +26,7 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -332,19 +333,28 @@ class Worker:
 
     # --- the loop ---------------------------------------------------------------------------
 
-    def run_once(self, now: datetime | None = None) -> PassResult:
-        """One pass at time ``now``: fan out, run scheduler hooks, claim and send per target."""
-        now = now or utcnow()
+    def run_once(self, now: datetime | None = None, *, clock: Callable[[], datetime] | None = None) -> PassResult:
+        """One pass: fan out, run scheduler hooks, claim and send per target.
+
+        The time is read from ``clock`` (the real clock by default) afresh for each target
+        and each send: a pass that serves many robots takes seconds, and a robot's budget
+        must count its messages from when they were sent, not from when the pass began, or
+        DingTalk's own minute sees more than 20. ``now`` instead pins the whole pass to one
+        instant (tests that step time by hand).
+        """
+        if clock is None:
+            clock = (lambda: now) if now is not None else utcnow
+        start = clock()
         result = PassResult()
         database.connect(reuse_if_open=True)
-        result.fanned_out = self.fan_out(now)
+        result.fanned_out = self.fan_out(start)
         for hook in self.scheduler_hooks:
-            hook(now)
-        for target in self.due_targets(now):
-            claimed = self.claim(target, now, result)
+            hook(start)
+        for target in self.due_targets(start):
+            claimed = self.claim(target, clock(), result)
             for i, delivery in enumerate(claimed):
-                if self.send(delivery, now, result) == "rate_limited":
-                    self._release(claimed[i + 1:], now)  # the robot is blocked: stop at once
+                if self.send(delivery, clock(), result) == "rate_limited":
+                    self._release(claimed[i + 1:], clock())  # the robot is blocked: stop at once
                     break
         return result
 
