@@ -8,9 +8,8 @@ refreshed it) and only then asks the platform.
 """
 from __future__ import annotations
 
-import threading
-
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from datetime import timedelta

@@ -34,6 +34,7 @@ from .models import Resident
 from .models import utcnow
 from .prepared import Param
 from .prepared import Prepared
+from .prepared import loaded
 from .schemas import ResidentOut
 from .schemas import iso
 
@@ -81,9 +82,7 @@ def resident_for_token(token: str, secret_key: str, now: datetime) -> Resident |
     if row is None or row[1] is not None or row[0] <= now:
         return None
     g.auth_session_id = session_id
-    resident = Resident(**dict(zip(_RESIDENT_FIELDS, row[2:])))
-    resident._dirty.clear()
-    return resident
+    return loaded(Resident, dict(zip(_RESIDENT_FIELDS, row[2:])))
 
 
 def revoke(session_id: str, now: datetime) -> None:

@@ -13,6 +13,7 @@ from .db import database
 from .models import OutboxEvent
 from .prepared import Param
 from .prepared import Prepared
+from .prepared import loaded
 
 NORMAL = 0
 URGENT = 10
@@ -29,10 +30,9 @@ def record(kind: str, payload: dict, *, now: datetime, report=None, priority: in
     """Add an outbox event; the caller's transaction commits it together with the change."""
     if not database.in_transaction():
         raise RuntimeError("outbox.record must run inside the transaction of the change it reports")
-    event = OutboxEvent(kind=kind, payload=payload, report=report, priority=priority, created_at=now, fanned_out=False)
-    event.id = _INSERT.scalar(kind=kind, payload=payload, report=report, priority=priority, created_at=now)
-    event._dirty.clear()
-    return event
+    event_id = _INSERT.scalar(kind=kind, payload=payload, report=report, priority=priority, created_at=now)
+    return loaded(OutboxEvent, dict(id=event_id, kind=kind, payload=payload, report=report, priority=priority,
+                                    created_at=now, fanned_out=False))
 
 
 def record_many(rows: list[dict]) -> int:

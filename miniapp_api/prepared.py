@@ -179,6 +179,14 @@ class Prepared:
         return None if row is None else row[0]
 
 
+def loaded(model, values: dict):
+    """A ``model`` instance holding ``values`` as if peewee had read it: nothing dirty, so a
+    later ``save()`` writes only what the caller changes."""
+    instance = model(**values)
+    instance._dirty.clear()
+    return instance
+
+
 def _check_insert(query: Insert) -> None:
     """An insert compiled once must not freeze a callable default (``utcnow``) into its SQL."""
     model = query.model

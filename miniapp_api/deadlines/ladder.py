@@ -19,6 +19,7 @@ from ..models import Official
 from ..models import Report
 from ..prepared import Param
 from ..prepared import Prepared
+from ..prepared import loaded
 
 LEVELS = ("grid", "community", "township", "department", "county")
 
@@ -64,11 +65,6 @@ class Posts:
         return [self.b] if self.available(self.b) else []
 
 
-def _posts(query) -> Posts:
-    found = {o.duty_post: o for o in query.order_by(Official.id.desc())}  # the oldest wins
-    return Posts(found.get("A"), found.get("B"))
-
-
 def _base():
     return Official.select().where((Official.active == True) & Official.duty_post.in_(["A", "B"]))  # noqa: E712
 
@@ -84,13 +80,13 @@ _DEPARTMENT = _prepared_posts(Official.department == Param("unit"))
 _COUNTY = _prepared_posts(Official.role == "county_staff", Official.township.is_null(),
                           Official.department.is_null())
 _GRID = _prepared_posts(Official.grid == Param("unit"))
+_COMMUNITY = _prepared_posts(Official.community == Param("unit"), Official.grid.is_null())
 
 
 def _posts_of(prepared: Prepared, **values) -> Posts:
     found = {}
     for row in prepared.rows(**values):  # newest first: the oldest wins
-        official = Official(**row._asdict())
-        official._dirty.clear()
+        official = loaded(Official, row._asdict())
         found[official.duty_post] = official
     return Posts(found.get("A"), found.get("B"))
 
@@ -157,33 +153,24 @@ def duty_posts(report: Report, level: str, cache: "dict | Roster | None" = None)
     cache = {} if cache is None else cache
     if level == "grid" and report.grid_id:
         key = ("grid", report.grid_id)
-        query = None
+        load = lambda: _posts_of(_GRID, unit=report.grid_id)  # noqa: E731
     elif level == "community" and report.grid_id:
         key = ("community", report.grid_id)
 
-        def query():
+        def load():
             grid = Grid.get_or_none(Grid.id == report.grid_id)
-            return _base().where((Official.community == (grid.community_id if grid else 0))
-                                 & Official.grid.is_null())
+            return _posts_of(_COMMUNITY, unit=grid.community_id if grid else 0)
     elif level == "department" and report.department_id:
         key = ("department", report.department_id)
-        query = None
+        load = lambda: department_posts(report.department_id)  # noqa: E731
     elif level == "county":
         key = ("county", 0)
-        query = None
+        load = county_posts
     else:
         key = None
-        query = None
     if key is not None:
         if key not in cache:
-            if key[0] == "department":
-                cache[key] = department_posts(report.department_id)
-            elif key[0] == "county":
-                cache[key] = county_posts()
-            elif key[0] == "grid":
-                cache[key] = _posts_of(_GRID, unit=report.grid_id)
-            else:
-                cache[key] = _posts(query())
+            cache[key] = load()
         posts = cache[key]
         if posts.a or posts.b:
             return posts

@@ -157,7 +157,7 @@ def plan_submission(report: Report, now: datetime) -> dict:
     ``township`` are read from it (instances given to it cost no query)."""
     policy = load_policy()
     category = report.category
-    in_emergency = emergency.county_on() or bool(report.township.emergency)
+    in_emergency = emergency.in_force(report.township)
     extra = {}
     if emergency.urgent_when(in_emergency, policy, category.code):
         extra["urgent"] = True
@@ -166,8 +166,7 @@ def plan_submission(report: Report, now: datetime) -> dict:
         dept = Department.get_or_none(Department.code == dept_code)
         if dept is not None:
             extra["department"] = dept.id
-    planning = Report(**{**report.__data__, **extra})
-    _, values = plan_phase(planning, ACCEPT_PHASE, now, policy, extra=extra, category=category,
+    _, values = plan_phase(report, ACCEPT_PHASE, now, policy, extra=extra, category=category,
                            in_emergency=in_emergency)
     return values
 

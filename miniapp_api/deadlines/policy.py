@@ -75,7 +75,7 @@ def seed_policy(settings: Settings, now: datetime | None = None) -> int:
         "redo_max_score": s.redo_max_score, "duty_departments": dict(s.duty_departments),
     }
     changed = 0
-    row = _POLICY.one()
+    row = DeadlinePolicy.get_or_none(DeadlinePolicy.id == 1)
     if row is None:
         DeadlinePolicy.insert(id=1, updated_at=now or utcnow(), **values).execute()
         changed += 1

@@ -38,6 +38,7 @@ from ..models import Township
 from ..models import Upload
 from ..prepared import Param
 from ..prepared import Prepared
+from ..prepared import loaded
 from ..schemas import LOCAL_TZ
 from ..schemas import RatingIn
 from ..schemas import ReopenIn
@@ -109,11 +110,8 @@ def _place(category_code: str, township_code: str) -> tuple[Category, Township]:
             raise ValidationFailed("category：没有这个问题类别", field="category")
         raise ValidationFailed("township：没有这个乡镇/街道", field="township")
     n = len(_CATEGORY_FIELDS)
-    category = Category(**{f.name: v for f, v in zip(_CATEGORY_FIELDS, row[:n])})
-    township = Township(**{f.name: v for f, v in zip(_TOWNSHIP_FIELDS, row[n:])})
-    category._dirty.clear()
-    township._dirty.clear()
-    return category, township
+    return (loaded(Category, {f.name: v for f, v in zip(_CATEGORY_FIELDS, row[:n])}),
+            loaded(Township, {f.name: v for f, v in zip(_TOWNSHIP_FIELDS, row[n:])}))
 
 
 def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
