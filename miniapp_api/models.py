@@ -238,7 +238,8 @@ class Report(BaseModel):
     """随手拍: a problem a resident reported. ``status`` changes only in ``lifecycle``."""
 
     number = CharField(max_length=32, unique=True)
-    resident = ForeignKeyField(Resident, backref="reports", on_delete="RESTRICT")
+    # Indexed by the composites in Meta, which lead with resident_id.
+    resident = ForeignKeyField(Resident, backref="reports", on_delete="RESTRICT", index=False)
     category = ForeignKeyField(Category, on_delete="RESTRICT")
     township = ForeignKeyField(Township, on_delete="RESTRICT")
     grid = ForeignKeyField(Grid, null=True, on_delete="SET NULL")
@@ -256,7 +257,8 @@ class Report(BaseModel):
     rating_score = SmallIntegerField(null=True)
     rating_comment = TextField(null=True)
     urgent = BooleanField(default=False)
-    created_at = UtcDateTimeField(default=utcnow, index=True)
+    # Indexed by report_created_at_township_category (v002), which leads with it.
+    created_at = UtcDateTimeField(default=utcnow)
     updated_at = UtcDateTimeField(default=utcnow)
     accepted_at = UtcDateTimeField(null=True)
     resolved_at = UtcDateTimeField(null=True)
@@ -276,7 +278,11 @@ class Report(BaseModel):
     resolved_unit = CharField(max_length=48, default="")   # township:<code> | department:<code> | county
 
     class Meta:
-        indexes = ((("resident", "id"), False), (("township", "status"), False))
+        indexes = (
+            (("resident", "id"), False),          # "my reports", newest first
+            (("resident", "created_at"), False),  # the daily limit: a count within one range
+            (("township", "status"), False),
+        )
 
 
 class ReportPhoto(BaseModel):
