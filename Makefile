@@ -20,9 +20,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto -q
 
-## Benchmarks against gunicorn; results go to docs/benchmarks.md by hand.
+## The mini-program API's benchmark against gunicorn (needs wrk); docs/benchmarks.md has
+## the others. Results go to bench/results/ and into docs/benchmarks.md by hand.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.api_load --db sqlite
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

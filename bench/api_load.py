@@ -4,7 +4,8 @@ reference endpoints on the same server and database in the same run.
     python -m bench.api_load [--db sqlite|postgres] [--workers 2 --threads 8] [--seconds 10] [--rounds 3]
 
 It starts the fake WeChat (which answers every content check), a gunicorn server
-(gthread, like production) serving Tongxin plus ``/bench/bare`` and ``/bench/insert``,
+(gthread, like production) serving Tongxin plus ``/bench/bare``, ``/bench/insert`` and
+``/bench/check`` (the submission's content check and nothing else; see bench/app.py),
 logs residents in through the fake, and loads each endpoint with wrk, one connection per
 request (as nginx talks to gunicorn). Every endpoint runs once per round, interleaved, and
 the table gives medians, so a noisy neighbour on a shared machine skews one round, not the
@@ -106,6 +107,8 @@ def main() -> None:
             ("reference: bare Flask JSON", f"{base}/bench/bare", None),
             ("reference: insert one row (peewee, commit)", f"{base}/bench/insert",
              lua_get(work / "insert.lua", lister, "/bench/insert", "POST")),
+            ("reference: the content check alone (fake WeChat)", f"{base}/bench/check",
+             lua_get(work / "check.lua", lister, "/bench/check", "POST")),
             ("POST /api/v1/reports (with content check)", f"{base}/api/v1/reports", lua_post(work / "post.lua", tokens)),
             ("GET /api/v1/reports?mine=true&limit=20", f"{base}/", lua_get(work / "l20.lua", lister, "/api/v1/reports?mine=true&limit=20")),
             ("GET /api/v1/reports?mine=true&limit=100", f"{base}/", lua_get(work / "l100.lua", lister, "/api/v1/reports?mine=true&limit=100")),
@@ -124,7 +127,7 @@ def main() -> None:
         wechat.stop()
 
     def reference(name: str) -> str | None:
-        if name.startswith("POST /api/v1/reports"):
+        if name.startswith("POST /api/v1/reports") or "content check alone" in name:
             return "reference: insert one row (peewee, commit)"
         if name.startswith("GET"):
             return "reference: bare Flask JSON"

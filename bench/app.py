@@ -1,8 +1,10 @@
-"""The app the benchmarks load: Tongxin itself plus two reference endpoints on the same
+"""The app the benchmarks load: Tongxin itself plus three reference endpoints on the same
 server and database, so every number is read against a baseline measured in the same run.
 
 - ``GET /bench/bare``: a bare Flask JSON answer (the ceiling of the stack).
 - ``POST /bench/insert``: insert one row with peewee and commit (the cost of one write).
+- ``POST /bench/check``: only the content check a submission makes (msgSecCheck v2 through
+  our WeChat client, answered by the fake WeChat): the least a submission can cost.
 
 Served by gunicorn exactly like production: ``gunicorn 'bench.app:create_bench_app()'``.
 """
@@ -14,6 +16,7 @@ from peewee import CharField
 from peewee import Model
 
 from miniapp_api import create_app
+from miniapp_api import services
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
 from miniapp_api.models import UtcDateTimeField
@@ -31,6 +34,9 @@ class BenchRow(Model):
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
 
+# What a submission of bench.api_load.BODY sends to msgSecCheck: description, then address.
+CHECK_TEXT = "压测：小区门口垃圾堆积，请尽快清理\n人民大街 18 号"
+
 
 @bp.get("/bare")
 def bare():
@@ -42,6 +48,16 @@ def insert():
     with write_tx():
         row = BenchRow.create(note="reference")
     return jsonify({"id": row.id}), 201
+
+
+@bp.post("/check")
+def check():
+    # The same call, text and timeout as a submission's (reports.service._content_verdict),
+    # for a resident the benchmark logged in.
+    svc = services.get()
+    verdict = svc.wechat.msg_sec_check(openid="o-bench-0", content=CHECK_TEXT, scene=3,
+                                       timeout=svc.settings.wechat.content_check_timeout_seconds)
+    return jsonify({"suggest": verdict.suggest})
 
 
 def create_bench_app():
