@@ -15,11 +15,21 @@ their ``python_value``, so rows read the same as peewee's own.
 
 It is a cache of peewee's output, not a second query language: every query is still
 written with the models, and the SQL is exactly what peewee would have sent.
+
+On PostgreSQL the statement is also prepared on the server (``PREPARE``), once per
+connection, and later calls send ``EXECUTE name(…)``. PostgreSQL plans every plain statement
+afresh, and for these short queries planning took longer than running them. Prepared
+statements live as long as their connection (pooled ones live long) and survive rollbacks;
+a connection the pool replaces prepares again on first use. They need a session of their
+own: a pooler in transaction mode (PgBouncer's default) in front of PostgreSQL would break
+them, so connect Tongxin directly or through a session-mode pooler.
 """
 from __future__ import annotations
 
+import itertools
 import re
 import threading
+import weakref
 from collections import namedtuple
 from typing import Any
 from typing import Callable
@@ -35,8 +45,14 @@ from peewee import TextField
 from peewee import Field
 from peewee import Insert
 from peewee import Node
+from peewee import PostgresqlDatabase
 
 from .db import database
+
+_names = itertools.count(1)
+# The statements each PostgreSQL connection has prepared (names), forgotten with the connection.
+_server_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_server_prepared_lock = threading.Lock()
 
 
 class Param(SQL):
@@ -49,13 +65,25 @@ class Param(SQL):
 
 
 class _Compiled:
-    __slots__ = ("sql", "slots", "converters", "row")
+    __slots__ = ("sql", "slots", "converters", "row", "server")
 
-    def __init__(self, sql: str, slots: list, converters: list, row):
+    def __init__(self, sql: str, slots: list, converters: list, row, server=None):
         self.sql = sql
         self.slots = slots            # ("param", name, field) or ("const", value)
         self.converters = converters  # (column index, python_value) of the columns that need one
         self.row = row                # a namedtuple class of the selected names, or None
+        self.server = server          # PostgreSQL: (name, PREPARE statement, EXECUTE statement)
+
+
+def _server_statement(sql: str, placeholder: str, count: int) -> tuple[str, str, str]:
+    """``PREPARE``/``EXECUTE`` statements for ``sql`` with ``count`` driver placeholders."""
+    name = f"tongxin_{next(_names)}"
+    numbers = iter(range(1, count + 1))
+    # Every placeholder is peewee's (values are never inlined), and the driver unescapes
+    # "%%" in both statements alike, as it would have in ``sql``.
+    body = re.sub(re.escape(placeholder), lambda _: f"${next(numbers)}", sql)
+    execute = f"EXECUTE {name}" + (f"({', '.join([placeholder] * count)})" if count else "")
+    return name, f"PREPARE {name} AS {body}", execute
 
 
 def _params_in(node, found: dict) -> None:
@@ -137,7 +165,8 @@ class Prepared:
             converters = [(i, conv) for i, (_, conv) in enumerate(columns) if conv is not None]
             names = [name for name, _ in columns]
             row = namedtuple("Row", names) if names and all(names) and len(set(names)) == len(names) else None
-            compiled = _Compiled(sql, slots, converters, row)
+            server = _server_statement(sql, placeholder, len(slots)) if isinstance(db, PostgresqlDatabase) else None
+            compiled = _Compiled(sql, slots, converters, row, server)
             self._compiled[key] = compiled
         return compiled
 
@@ -151,7 +180,15 @@ class Prepared:
             else:
                 value = values[slot[1]]
                 args.append(slot[2].db_value(value) if slot[2] is not None else value)
-        return database.execute_sql(compiled.sql, args)
+        if compiled.server is None:
+            return database.execute_sql(compiled.sql, args)
+        name, prepare, execute = compiled.server
+        conn = database.connection()
+        if name not in _server_prepared.get(conn, ()):
+            database.execute_sql(prepare)
+            with _server_prepared_lock:
+                _server_prepared.setdefault(conn, set()).add(name)
+        return database.execute_sql(execute, args)
 
     def _convert(self, compiled: _Compiled, raw) -> tuple:
         if compiled.converters:

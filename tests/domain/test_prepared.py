@@ -7,8 +7,10 @@ from datetime import timedelta
 from datetime import timezone
 
 import pytest
+from peewee import IntegrityError
 
 from miniapp_api.db import database
+from miniapp_api.db import is_postgres
 from miniapp_api.db import write_tx
 from miniapp_api.models import Counter
 from miniapp_api.models import OutboxEvent
@@ -92,3 +94,53 @@ def test_an_insert_may_not_freeze_a_callable_default(db):
     frozen = Prepared(lambda: OutboxEvent.insert(kind=Param("kind"), payload=Param("payload", OutboxEvent.payload)))
     with pytest.raises(RuntimeError, match="created_at"):
         frozen.execute(kind="x", payload={})
+
+
+NUMBER_OF = Prepared(lambda: Report.select(Report.number).where(Report.id == Param("id")))
+
+
+def _server_statements() -> set[str]:
+    """The statements PostgreSQL holds prepared for this thread's connection."""
+    return {name for (name,) in database.execute_sql("SELECT name FROM pg_prepared_statements").fetchall()}
+
+
+def test_postgresql_prepares_each_statement_once_per_connection(db):
+    report = make_report()
+    if not is_postgres():
+        # SQLite has no server; its driver keeps its own statement cache.
+        assert NUMBER_OF.scalar(id=report.id) == report.number and NUMBER_OF._compile().server is None
+        return
+    name, prepare, execute = NUMBER_OF._compile().server
+    assert prepare.startswith(f"PREPARE {name} AS SELECT") and "$1" in prepare and execute == f"EXECUTE {name}(%s)"
+    assert NUMBER_OF.scalar(id=report.id) == report.number
+    assert name in _server_statements()
+    before = database.execute_sql("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+    assert [NUMBER_OF.scalar(id=report.id) for _ in range(3)] == [report.number] * 3
+    assert database.execute_sql("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == before
+
+    # A failed transaction does not lose the statement: it runs again after the rollback.
+    with pytest.raises(Exception):
+        with database.atomic():
+            NUMBER_OF.scalar(id=report.id)
+            database.execute_sql("SELECT 1/0")
+    assert NUMBER_OF.scalar(id=report.id) == report.number
+
+    # Another connection has its own statements: it prepares on first use.
+    database.close()
+    database.obj.close_all()
+    database.connect()
+    assert name not in _server_statements()
+    assert NUMBER_OF.scalar(id=report.id) == report.number
+    assert name in _server_statements()
+
+
+def test_an_insert_that_fails_leaves_its_statement_usable(db):
+    bump = Prepared(lambda: Counter.insert(name=Param("name"), value=Param("value")).returning(Counter.value))
+    with write_tx():
+        assert bump.scalar(name="test:once", value=7) == 7
+    with pytest.raises(IntegrityError):
+        with write_tx():
+            bump.scalar(name="test:once", value=8)
+    with write_tx():
+        assert bump.scalar(name="test:twice", value=9) == 9
+    assert [c.value for c in Counter.select().where(Counter.name.startswith("test:")).order_by(Counter.name)] == [7, 9]
