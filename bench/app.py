@@ -15,12 +15,14 @@ from flask import jsonify
 from peewee import CharField
 from peewee import Model
 
+from bench.api_load import BODY
 from miniapp_api import create_app
 from miniapp_api import services
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
 from miniapp_api.models import UtcDateTimeField
 from miniapp_api.models import utcnow
+from miniapp_api.moderation import checked_text
 
 
 class BenchRow(Model):
@@ -34,8 +36,8 @@ class BenchRow(Model):
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
 
-# What a submission of bench.api_load.BODY sends to msgSecCheck: description, then address.
-CHECK_TEXT = "压测：小区门口垃圾堆积，请尽快清理\n人民大街 18 号"
+# What a submission of bench.api_load.BODY sends to msgSecCheck.
+CHECK_TEXT = checked_text(BODY["description"], BODY["location"]["address"])
 
 
 @bp.get("/bare")

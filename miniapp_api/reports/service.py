@@ -38,6 +38,7 @@ from ..models import ReportPhoto
 from ..models import Resident
 from ..models import Township
 from ..models import Upload
+from ..moderation import checked_text
 from ..prepared import Param
 from ..prepared import Prepared
 from ..prepared import loaded
@@ -140,9 +141,9 @@ def _place(category_code: str, township_code: str) -> tuple[Category, Township]:
 
 def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
     """Ask WeChat msgSecCheck v2; ``unchecked`` when it cannot answer in time."""
-    text = body.description if not body.location.address else f"{body.description}\n{body.location.address}"
     try:
-        verdict = svc.wechat.msg_sec_check(openid=resident.openid, content=text[:2500], scene=3,
+        verdict = svc.wechat.msg_sec_check(openid=resident.openid,
+                                           content=checked_text(body.description, body.location.address), scene=3,
                                            timeout=svc.settings.wechat.content_check_timeout_seconds)
     except BridgeError as err:
         # Nothing a resident writes is lost: store it, and the worker checks it later.

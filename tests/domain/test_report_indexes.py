@@ -12,6 +12,7 @@ from miniapp_api.migrations import v006_report_indexes as step
 from miniapp_api.models import Report
 from miniapp_api.models import SchemaVersion
 from miniapp_api.models import utcnow
+from miniapp_api.reports.service import _TODAY_COUNT
 from tests.factories import make_report
 from tests.factories import make_resident
 
@@ -24,17 +25,18 @@ def _indexes() -> set[str]:
 
 
 def _daily_count_plan(resident_id: int) -> str:
-    """How the database runs the daily limit's count for one resident."""
+    """How the database runs the daily limit's count (the submission's own query) for one
+    resident."""
     since = Report.created_at.db_value(utcnow() - timedelta(hours=12))
-    sql = 'SELECT COUNT("id") FROM "report" WHERE ("resident_id" = {p}) AND ("created_at" >= {p})'
+    sql = _TODAY_COUNT._compile().sql
     if is_postgres():
         with database.atomic():
             # A test table is tiny, so PostgreSQL would rightly scan it; forbid that to see
             # whether the index can answer the count at all.
             database.execute_sql("SET LOCAL enable_seqscan = off")
-            rows = database.execute_sql("EXPLAIN " + sql.format(p="%s"), (resident_id, since)).fetchall()
+            rows = database.execute_sql("EXPLAIN " + sql, (resident_id, since)).fetchall()
     else:
-        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql.format(p="?"), (resident_id, since)).fetchall()
+        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, (resident_id, since)).fetchall()
     return "\n".join(str(r[-1]) for r in rows)
 
 
