@@ -78,7 +78,7 @@ def main() -> None:
     db_url = fresh_database(args.db, "tongxin_bench_api", work, args.pg_url)
 
     wx_port, api_port = free_port(), free_port()
-    wechat = Proc([PY, "-m", "bridges.wechat.fake_server", "--port", str(wx_port), "--appid", "wxbench000000000",
+    wechat = Proc([PY, "-m", "bridges.fakes.wechat", "--port", str(wx_port), "--appid", "wxbench000000000",
                    "--secret", "bench-wechat-secret"], log=work / "wechat.log")
     cfg = write_config(work / "config.toml", db_url=db_url, wechat_url=f"http://127.0.0.1:{wx_port}",
                        dingtalk_url="http://127.0.0.1:9", townships=["t01", "t02"])

@@ -17,12 +17,12 @@ from peewee import Model
 
 from bench.api_load import BODY
 from miniapp_api import create_app
-from miniapp_api import services
+from miniapp_api.web import context as services
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
 from miniapp_api.models import UtcDateTimeField
 from miniapp_api.models import utcnow
-from miniapp_api.moderation import checked_text
+from miniapp_api.reports.moderation import checked_text
 
 
 class BenchRow(Model):

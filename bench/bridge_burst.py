@@ -33,8 +33,8 @@ from bench.common import machine
 from bench.common import tongxin
 from bench.common import wait_http
 from bench.common import write_config
-from bridges.dingtalk.fake_server import create_fake_dingtalk
-from bridges.serve import serve_in_thread
+from bridges.fakes.dingtalk import create_fake_dingtalk
+from bridges.fakes.serve import serve_in_thread
 
 NUMBER = re.compile(r"R\d{6}-\d{4,}")
 UNITS = [f"t{i:02d}" for i in range(1, 11)]
@@ -75,7 +75,7 @@ def main() -> None:
         state.add_group(f"cid-{code}", f"{code}群", f"tok-{code}", f"SECbench{code}", [])
     dingtalk = serve_in_thread(fake_app)
     wx_port, api_port = free_port(), free_port()
-    wechat = Proc([PY, "-m", "bridges.wechat.fake_server", "--port", str(wx_port), "--appid", "wxbench000000000",
+    wechat = Proc([PY, "-m", "bridges.fakes.wechat", "--port", str(wx_port), "--appid", "wxbench000000000",
                    "--secret", "bench-wechat-secret"], log=work / "wechat.log")
     cfg = write_config(work / "config.toml", db_url=db_url, wechat_url=f"http://127.0.0.1:{wx_port}",
                        dingtalk_url=dingtalk.base_url, townships=UNITS, extra="[worker]\npoll_seconds = 0.1\n")

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import fresh_database  # noqa: E402
 from bench.common import machine  # noqa: E402
 from miniapp_api.config import parse_settings  # noqa: E402
-from miniapp_api.schemas import LOCAL_TZ  # noqa: E402
+from miniapp_api.reports.schemas import LOCAL_TZ  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
 MONTH = (date(2026, 10, 1), date(2026, 10, 31))
@@ -110,7 +110,7 @@ def load(db_url: str, settings, n_reports: int, n_open: int, due_share: float, s
     from miniapp_api.models import Grid
     from miniapp_api.models import Official
     from miniapp_api.models import Township
-    from miniapp_api.seed import apply_config
+    from miniapp_api.org.seed import apply_config
 
     rnd = random.Random(seed)
     bind(db_url)

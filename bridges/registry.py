@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from miniapp_api.config import Settings
 
-from . import features  # noqa: F401  (registers every feature's event kinds)
+from bridges import features  # noqa: F401  (registers every feature's event kinds)
 
-from .dingtalk.bridge import DingtalkBridge
-from .system import SystemBridge
-from .tokens import DbTokenStore
-from .wechat.bridge import WechatBridge
-from .wechat.client import WechatClient
+from bridges.dingtalk.deliver import DingtalkBridge
+from bridges.system import SystemBridge
+from miniapp_api.tokens import DbTokenStore
+from bridges.wechat.deliver import WechatBridge
+from bridges.wechat.client import WechatClient
 
 
 def build_bridges(settings: Settings, *, wechat: WechatClient | None = None) -> dict:

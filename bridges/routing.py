@@ -27,7 +27,7 @@ from miniapp_api.config import Settings
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 
-from .kinds import KindRegistry
+from bridges.kinds import KindRegistry
 
 log = logging.getLogger(__name__)
 

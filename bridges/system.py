@@ -6,7 +6,7 @@ from typing import Callable
 
 from bridges.errors import PermanentFailure
 from miniapp_api.models import Delivery
-from miniapp_api.moderation import finish_check
+from miniapp_api.reports.moderation import finish_check
 
 
 TaskFn = Callable[[Delivery, object, datetime], None]

@@ -43,13 +43,13 @@ from miniapp_api.models import OutboxEvent
 from miniapp_api.models import RobotState
 from miniapp_api.models import utcnow
 
-from . import retry
-from . import routing
-from .errors import PermanentFailure
-from .errors import RateLimited
-from .errors import RetryLater
-from .errors import Skipped
-from .errors import Unavailable
+from bridges import retry
+from bridges import routing
+from bridges.errors import PermanentFailure
+from bridges.errors import RateLimited
+from bridges.errors import RetryLater
+from bridges.errors import Skipped
+from bridges.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -454,7 +454,7 @@ def build_worker(settings: Settings, *, wechat=None, worker_id: str | None = Non
     """A worker with the registered bridges for ``settings`` (see ``bridges.registry``)."""
     from miniapp_api.community import run_pass as community_pass
 
-    from .registry import build_bridges
+    from bridges.registry import build_bridges
 
     worker = Worker(settings, build_bridges(settings, wechat=wechat), worker_id=worker_id)
     worker.scheduler_hooks.append(lambda now: community_pass(now, settings))  # notices and campaigns

@@ -10,28 +10,28 @@ import logging
 
 from flask import Flask
 
-from .config import Settings
-from .config import load_settings
+from miniapp_api.config import Settings
+from miniapp_api.config import load_settings
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from ``settings`` (or the configured TOML file)."""
-    from . import api
-    from . import callbacks
-    from . import auth
-    from . import db
-    from . import errors
-    from . import health
-    from . import officialview
-    from . import reports
-    from . import residents
-    from . import services
-    from . import uploads
+    from miniapp_api.web import api
+    from miniapp_api.web import callbacks
+    from miniapp_api.web import auth
+    from miniapp_api import db
+    from miniapp_api import errors
+    from miniapp_api.web import health
+    from miniapp_api.web import officialview
+    from miniapp_api import reports
+    from miniapp_api.web import residents
+    from miniapp_api.web import context as services
+    from miniapp_api.reports import uploads
 
     settings = settings or load_settings()
-    from .json_provider import OrjsonProvider
+    from miniapp_api.web.json_provider import OrjsonProvider
 
     app = Flask(__name__)
     app.json = OrjsonProvider(app)
@@ -49,17 +49,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     reports.init_app(app)
     residents.init_app(app)
     uploads.init_app(app)
-    from . import community  # notices and campaigns: routes first, then the blueprint
+    from miniapp_api import community  # notices and campaigns: routes first, then the blueprint
 
     community.init_app(app)
-    from . import deadlines  # statistics and the emergency switch (admin endpoints)
+    from miniapp_api import deadlines  # statistics and the emergency switch (admin endpoints)
 
     deadlines.init_app(app)
     app.register_blueprint(api.bp)
     health.init_app(app)
     callbacks.init_app(app)
     officialview.init_app(app)
-    from . import console  # the administrators' web console at /console/
+    from miniapp_api import console  # the administrators' web console at /console/
 
     console.init_app(app)
     return app

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from .config import ConfigError
-from .config import Settings
-from .config import load_settings
+from miniapp_api.config import ConfigError
+from miniapp_api.config import Settings
+from miniapp_api.config import load_settings
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -21,7 +21,7 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _open_db(settings: Settings):
-    from .db import bind
+    from miniapp_api.db import bind
 
     db = bind(settings.database.url)
     db.connect(reuse_if_open=True)
@@ -54,8 +54,8 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the schema (idempotent) and apply the config's organisation."""
-    from . import migrations
-    from .seed import apply_config
+    from miniapp_api import migrations
+    from miniapp_api.org.seed import apply_config
 
     settings = _settings(ctx)
     db = _open_db(settings)
@@ -77,7 +77,7 @@ def init_db(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Run the API with the development server (production: gunicorn, see README)."""
-    from . import create_app
+    from miniapp_api import create_app
 
     app = create_app(_settings(ctx))
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -89,9 +89,9 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def import_org_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
     """Import the roster of communities, grids and officials from a UTF-8 CSV (all or nothing)."""
-    from .orgimport import ImportFailed
-    from .orgimport import format_result
-    from .orgimport import import_org
+    from miniapp_api.org.roster_import import ImportFailed
+    from miniapp_api.org.roster_import import format_result
+    from miniapp_api.org.roster_import import import_org
 
     db = _open_db(_settings(ctx))
     try:
@@ -143,8 +143,8 @@ def deliveries_group() -> None:
 @click.pass_context
 def deliveries_list(ctx: click.Context, state: str, target: str | None, limit: int) -> None:
     """List deliveries with their attempts and last error."""
-    from .deliveries import list_deliveries
-    from .deliveries import summary
+    from miniapp_api.deliveries import list_deliveries
+    from miniapp_api.deliveries import summary
 
     _open_db(_settings(ctx))
     for line in summary():
@@ -161,7 +161,7 @@ def deliveries_list(ctx: click.Context, state: str, target: str | None, limit: i
 @click.pass_context
 def deliveries_requeue(ctx: click.Context, ids: tuple[int, ...], all_dead: bool, target: str | None) -> None:
     """Give dead deliveries a fresh set of attempts, due now."""
-    from .deliveries import requeue
+    from miniapp_api.deliveries import requeue
 
     if not ids and not all_dead:
         raise click.UsageError("name delivery ids or use --all-dead")
@@ -178,7 +178,7 @@ def deliveries_requeue(ctx: click.Context, ids: tuple[int, ...], all_dead: bool,
 @click.option("--dingtalk-port", default=9102, show_default=True, type=int, help="Port of the fake DingTalk.")
 def demo_cmd(host: str, port: int, workdir: str, wechat_port: int, dingtalk_port: int) -> None:
     """Run the whole product locally: API, worker thread, fake WeChat and DingTalk, demo data."""
-    from .demo import run_demo
+    from miniapp_api.demo import run_demo
 
     run_demo(host=host, port=port, workdir=workdir, wechat_port=wechat_port, dingtalk_port=dingtalk_port)
 
@@ -191,7 +191,7 @@ def _parse_now(text: str | None):
     from datetime import datetime
     from datetime import timezone
 
-    from .schemas import LOCAL_TZ
+    from miniapp_api.reports.schemas import LOCAL_TZ
 
     if not text:
         return datetime.now(timezone.utc)
@@ -215,9 +215,9 @@ def scheduler_cmd(ctx: click.Context, once: bool, now_text: str | None) -> None:
     import signal
     import threading
 
-    from . import community
-    from .deadlines.scheduler import run_pass
-    from .schemas import iso
+    from miniapp_api import community
+    from miniapp_api.deadlines.scheduler import run_pass
+    from miniapp_api.reports.schemas import iso
 
     settings = _settings(ctx)
     _open_db(settings)
@@ -247,8 +247,8 @@ def emergency_cmd(ctx: click.Context, state: str, township: str | None) -> None:
     """平战一键转换: emergency mode on or off, county-wide or for one unit."""
     import os
 
-    from .deadlines import emergency
-    from .errors import NotFound
+    from miniapp_api.deadlines import emergency
+    from miniapp_api.errors import NotFound
 
     _open_db(_settings(ctx))
     if state == "status":
@@ -281,10 +281,10 @@ def emergency_cmd(ctx: click.Context, state: str, township: str | None) -> None:
 def create_admin_cmd(ctx: click.Context, username: str, display_name: str | None, role: str, township: str | None,
                      password_stdin: bool) -> None:
     """Create a console administrator (the first account: a county_admin)."""
-    from .console.security import AccountError
-    from .console.security import create_admin
-    from .models import utcnow
-    from .models_console import AdminUser
+    from miniapp_api.console.security import AccountError
+    from miniapp_api.console.security import create_admin
+    from miniapp_api.models import utcnow
+    from miniapp_api.models.console import AdminUser
 
     db = _open_db(_settings(ctx))
     try:
@@ -311,9 +311,9 @@ def sync_dingtalk_cmd(ctx: click.Context, dry_run: bool) -> None:
     inactive. All or nothing: any conflict and nothing is applied (docs/dingtalk-app.md)."""
     import os
 
-    from .orgsync import SyncFailed
-    from .orgsync import format_result
-    from .orgsync import sync_dingtalk
+    from miniapp_api.org.sync import SyncFailed
+    from miniapp_api.org.sync import format_result
+    from miniapp_api.org.sync import sync_dingtalk
 
     settings = _settings(ctx)
     db = _open_db(settings)

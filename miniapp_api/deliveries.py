@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from peewee import fn
 
-from .db import write_tx
-from .models import Delivery
-from .models import utcnow
+from miniapp_api.db import write_tx
+from miniapp_api.models import Delivery
+from miniapp_api.models import utcnow
 
 
 def summary() -> list[str]:

@@ -4,8 +4,8 @@ It writes a configuration for the embedded default (SQLite file, local fakes), c
 database with demo data (the county's 13 units from ``config.example.toml``, two
 communities and grids per unit, officials on A/B posts), and runs in one process:
 
-* the local fake WeChat (``bridges.wechat.fake_server``) and fake DingTalk
-  (``bridges.dingtalk.fake_server``), real HTTP servers on 127.0.0.1;
+* the local fake WeChat (``bridges.fakes.wechat``) and fake DingTalk
+  (``bridges.fakes.dingtalk``), real HTTP servers on 127.0.0.1;
 * the API (``create_app``) with a small resident page at ``/demo/`` standing in for the
   mini-program;
 * the bridge worker in a thread.
@@ -140,9 +140,9 @@ def demo_blueprint(wechat_url: str) -> Blueprint:
 
 def _demo_admin(workdir: Path) -> str:
     """A county administrator ``demo`` for the console; its password is kept in the work dir."""
-    from .console.security import create_admin
-    from .models import utcnow
-    from .models_console import AdminUser
+    from miniapp_api.console.security import create_admin
+    from miniapp_api.models import utcnow
+    from miniapp_api.models.console import AdminUser
 
     secret = workdir / "admin-password.txt"
     if not secret.exists():
@@ -158,20 +158,20 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
     """Start everything and block until Ctrl-C (or SIGTERM)."""
     from werkzeug.serving import make_server
 
-    from bridges.dingtalk.fake_server import _add_roster
-    from bridges.dingtalk.fake_server import _groups_from_tongxin_config
-    from bridges.dingtalk.fake_server import create_fake_dingtalk
-    from bridges.serve import serve_in_thread
-    from bridges.wechat.fake_server import create_fake_wechat
+    from bridges.fakes.dingtalk import _add_roster
+    from bridges.fakes.dingtalk import _groups_from_tongxin_config
+    from bridges.fakes.dingtalk import create_fake_dingtalk
+    from bridges.fakes.serve import serve_in_thread
+    from bridges.fakes.wechat import create_fake_wechat
     from bridges.worker import build_worker
 
-    from . import create_app
-    from . import migrations
-    from .config import load_settings
-    from .db import database
-    from .orgimport import ImportFailed
-    from .orgimport import import_org
-    from .seed import apply_config
+    from miniapp_api import create_app
+    from miniapp_api import migrations
+    from miniapp_api.config import load_settings
+    from miniapp_api.db import database
+    from miniapp_api.org.roster_import import ImportFailed
+    from miniapp_api.org.roster_import import import_org
+    from miniapp_api.org.seed import apply_config
 
     wd = Path(workdir)
     ports = {"wechat": wechat_port, "dingtalk": dingtalk_port}
@@ -190,7 +190,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
         state.add_group(g["conversation_id"], g["title"] + "工作群", g["access_token"], g["secret"], g["members"])
     # The app side: the roster's officials are the organisation's members; member changes made
     # on the fake's page are pushed to Tongxin's event subscription (docs/dingtalk-app.md).
-    from bridges.dingtalk.fake_app import org_from_roster
+    from bridges.fakes.dingtalk_app import org_from_roster
 
     org_from_roster(state.app, str(roster))
     if settings.dingtalk.event_token:

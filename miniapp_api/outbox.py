@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .db import database
-from .models import OutboxEvent
-from .prepared import Param
-from .prepared import Prepared
-from .prepared import loaded
+from miniapp_api.db import database
+from miniapp_api.models import OutboxEvent
+from miniapp_api.prepared import Param
+from miniapp_api.prepared import Prepared
+from miniapp_api.prepared import loaded
 
 NORMAL = 0
 URGENT = 10

@@ -47,7 +47,7 @@ from peewee import Insert
 from peewee import Node
 from peewee import PostgresqlDatabase
 
-from .db import database
+from miniapp_api.db import database
 
 _names = itertools.count(1)
 # The statements each PostgreSQL connection has prepared (names), forgotten with the connection.

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridges.dingtalk.fake_server import create_fake_dingtalk
-from bridges.serve import serve_in_thread
-from bridges.wechat.fake_server import create_fake_wechat
+from bridges.fakes.dingtalk import create_fake_dingtalk
+from bridges.fakes.serve import serve_in_thread
+from bridges.fakes.wechat import create_fake_wechat
 from miniapp_api.config import Settings
 from miniapp_api.config import parse_settings
 
@@ -194,7 +194,7 @@ def app(settings):
     from miniapp_api import create_app
     from miniapp_api import migrations
     from miniapp_api.db import database
-    from miniapp_api.seed import apply_config
+    from miniapp_api.org.seed import apply_config
 
     app = create_app(settings)
     database.connect(reuse_if_open=True)

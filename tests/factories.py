@@ -4,8 +4,8 @@ from __future__ import annotations
 import uuid
 
 from miniapp_api.db import write_tx
-from miniapp_api.lifecycle import Actor
-from miniapp_api.lifecycle import submit
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.reports.lifecycle import submit
 from miniapp_api.models import Category
 from miniapp_api.models import Report
 from miniapp_api.models import Resident

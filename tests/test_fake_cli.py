@@ -28,8 +28,8 @@ def _answer(url: str):
 
 
 @pytest.mark.parametrize("module,extra", [
-    ("bridges.wechat.fake_server", ["--appid", "wxclitest00000000", "--secret", "cli-secret"]),
-    ("bridges.dingtalk.fake_server", []),
+    ("bridges.fakes.wechat", ["--appid", "wxclitest00000000", "--secret", "cli-secret"]),
+    ("bridges.fakes.dingtalk", []),
 ])
 def test_a_fake_serves_from_its_command_line_and_stops_on_sigterm(module, extra):
     port = _free_port()

@@ -14,13 +14,13 @@ from miniapp_api.models import Community
 from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Township
-from miniapp_api.orgimport import HEADER
-from miniapp_api.orgimport import ImportFailed
-from miniapp_api.orgimport import ImportResult
-from miniapp_api.orgimport import export_org
-from miniapp_api.orgimport import format_result
-from miniapp_api.orgimport import import_org
-from miniapp_api.seed import apply_config
+from miniapp_api.org.roster_import import HEADER
+from miniapp_api.org.roster_import import ImportFailed
+from miniapp_api.org.roster_import import ImportResult
+from miniapp_api.org.roster_import import export_org
+from miniapp_api.org.roster_import import format_result
+from miniapp_api.org.roster_import import import_org
+from miniapp_api.org.seed import apply_config
 from tests.conftest import make_settings_dict
 
 ROSTER = Path(__file__).parent / "fixtures" / "org_roster.csv"

@@ -2,7 +2,7 @@
 
 A unit's mapping that names a ``chat_id`` (a group the app created) is served here instead of
 by the custom-robot webhook. The worker does not know the difference: the same outbox,
-claiming, retries, dead letters and digests apply; :class:`~bridges.dingtalk.bridge.DingtalkBridge`
+claiming, retries, dead letters and digests apply; :class:`~bridges.dingtalk.deliver.DingtalkBridge`
 asks :meth:`AppChannel.chat_for` which way a target goes.
 
 What differs from the webhook (PLATFORMS §4.2, §4.4):
@@ -13,7 +13,7 @@ What differs from the webhook (PLATFORMS §4.2, §4.4):
   ``at`` mentions: ``@<mobile>`` in the text becomes ``@<name>`` (or a masked number).
 * **Rate limits** are the app's own: ``app_chat_rate_limit_per_minute`` per group (the
   worker's rolling-minute budget, as for robots) and ``app_rate_limit_per_minute`` for all
-  app-sent groups together (checked here, against :class:`~miniapp_api.models_dingtalk.AppSend`).
+  app-sent groups together (checked here, against :class:`~miniapp_api.models.dingtalk.AppSend`).
 * **No idempotency key.** A robot webhook drops a resend with the same ``msgUuid``;
   ``chat.send`` has nothing of the kind. So each send is recorded (``AppSend``) *before* it
   goes out: a send already answered is never repeated, and a resend of one whose outcome is
@@ -46,10 +46,10 @@ from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
-from miniapp_api.models_dingtalk import AppSend
+from miniapp_api.models.dingtalk import AppSend
 
-from .app_client import AppClient
-from .app_client import MaybeDelivered
+from bridges.dingtalk.app_client import AppClient
+from bridges.dingtalk.app_client import MaybeDelivered
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def app_mapping(target: str) -> GroupMapping | None:
     owner = _owner(target)
     if owner is None:
         return None
-    from miniapp_api.console.robots import staging_robot
+    from miniapp_api.groups.policy import staging_robot
 
     if staging_robot(*owner):  # the staging group is always a robot
         return None

@@ -7,7 +7,7 @@ What dingtalk-sdk 1.3.8 does not do and this module does (PLATFORMS §4, §6.2):
   joins them itself; its TOP gateway calls (``top_request``: work notifications, ``Tb*``
   methods) are hard-wired to ``https://eco.taobao.com/router/rest`` and go to
   ``{api_base_url}/router/rest`` here instead;
-- the access token lives in the database (:class:`bridges.tokens.DbTokenStore`, name
+- the access token lives in the database (:class:`miniapp_api.tokens.DbTokenStore`, name
   ``dingtalk:<app_key>``) and is shared by every process and thread;
 - a rejected token (33001, 40001, 42001, 40014) is refreshed once and the call retried once:
   the SDK's own retry has no bound (a server that keeps answering 40001 makes it recurse
@@ -38,7 +38,7 @@ from bridges.errors import PermanentFailure
 from bridges.errors import RateLimited
 from bridges.errors import RetryLater
 from bridges.errors import Unavailable
-from bridges.tokens import DbTokenStore
+from miniapp_api.tokens import DbTokenStore
 from miniapp_api.config import DingtalkSettings
 
 logger = logging.getLogger(__name__)

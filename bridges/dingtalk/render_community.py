@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
-from .render import MAX_DIGEST_CHARS
-from .render import escape_md
-from .render import safe_url
+from bridges.dingtalk.render import MAX_DIGEST_CHARS
+from bridges.dingtalk.render import escape_md
+from bridges.dingtalk.render import safe_url
 
 _NUMBER = re.compile(r"^[0-9A-Za-z-]{1,32}$")
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")

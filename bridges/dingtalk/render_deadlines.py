@@ -9,15 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from miniapp_api.schemas import LOCAL_TZ
+from miniapp_api.reports.schemas import LOCAL_TZ
 
-from .render import _markdown
-from .render import _mention_line
-from .render import _mobiles
-from .render import _number
-from .render import command_hint
-from .render import escape_md
-from .render import safe_url
+from bridges.dingtalk.render import _markdown
+from bridges.dingtalk.render import _mention_line
+from bridges.dingtalk.render import _mobiles
+from bridges.dingtalk.render import _number
+from bridges.dingtalk.render import command_hint
+from bridges.dingtalk.render import escape_md
+from bridges.dingtalk.render import safe_url
 
 PHASES = {"accept": "受理", "resolve": "办结"}
 

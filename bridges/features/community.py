@@ -22,20 +22,20 @@ campaign.completed         the unit group
 from __future__ import annotations
 
 from bridges.dingtalk import render_community as render
-from bridges.dingtalk.bridge import dingtalk_payload
+from bridges.dingtalk.deliver import dingtalk_payload
 from bridges.errors import Skipped
 from bridges.routing import Target
 from bridges.routing import group_target
 from bridges.routing import routes
-from bridges.wechat.bridge import SubscribeMessage
-from bridges.wechat.bridge import wechat_message
-from miniapp_api.community import notices as notice_service
+from bridges.wechat.deliver import SubscribeMessage
+from bridges.wechat.deliver import wechat_message
+from miniapp_api.notices import service as notice_service
 from miniapp_api.community.common import local
 from miniapp_api.community.common import mask_phone
 from miniapp_api.community.common import time_range
-from miniapp_api.community.pages import signed_checkin_url
-from miniapp_api.community.pages import signed_notice_url
-from miniapp_api.community.pages import target_label
+from miniapp_api.web.pages import signed_checkin_url
+from miniapp_api.web.pages import signed_notice_url
+from miniapp_api.web.pages import target_label
 from miniapp_api.config import Settings
 from miniapp_api.models import Delivery
 from miniapp_api.models import Official
@@ -43,10 +43,10 @@ from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Resident
 from miniapp_api.models import SubscriptionConsent
 from miniapp_api.models import Township
-from miniapp_api.models_community import Campaign
-from miniapp_api.models_community import Notice
-from miniapp_api.models_community import NoticeUnit
-from miniapp_api.models_community import Signup
+from miniapp_api.models.community import Campaign
+from miniapp_api.models.community import Notice
+from miniapp_api.models.community import NoticeUnit
+from miniapp_api.models.community import Signup
 
 
 def _notice(event: OutboxEvent) -> Notice:
@@ -227,7 +227,7 @@ def _count_card(event: OutboxEvent, settings: Settings) -> dict:
 
 @dingtalk_payload("campaign.roster")
 def _roster_card(event: OutboxEvent, settings: Settings) -> dict:
-    from miniapp_api.community.hours import display_name
+    from miniapp_api.campaigns.hours import display_name
 
     c = _campaign(event)
     rows = list(Signup.select().where((Signup.campaign == c) & Signup.status.in_(["confirmed", "waitlisted"]))

@@ -20,8 +20,8 @@ their timeline.
 from __future__ import annotations
 
 from bridges.dingtalk import render_deadlines as render
-from bridges.dingtalk.bridge import dingtalk_payload
-from bridges.dingtalk.bridge import report_link
+from bridges.dingtalk.deliver import dingtalk_payload
+from bridges.dingtalk.deliver import report_link
 from bridges.routing import Target
 from bridges.routing import group_target
 from bridges.routing import routes

@@ -31,7 +31,7 @@ def _org_event_route(event: OutboxEvent, settings: Settings) -> list[Target]:
 @system_task("system:dingtalk_org", takes="settings")
 def _org_event(delivery: Delivery, settings: Settings, now: datetime) -> None:
     from bridges.dingtalk.app_client import AppClient
-    from miniapp_api.orgsync import handle_org_event
+    from miniapp_api.org.sync import handle_org_event
 
     with AppClient(settings.dingtalk) as client:
         handle_org_event(delivery.event.payload, client, now)

@@ -4,7 +4,7 @@ What wechatpy does not do and this module does:
 
 - every call (the token too) goes to ``settings.api_base_url``, so tests and ``make demo``
   reach the local fake exactly as production reaches WeChat;
-- the access token lives in the database (:class:`bridges.tokens.DbTokenStore`) and is
+- the access token lives in the database (:class:`miniapp_api.tokens.DbTokenStore`) and is
   shared by every process, because each new classic token retires the previous one;
 - a rejected token is refreshed once and the call retried once (wechatpy's own retry has no
   bound, a server that keeps answering 40001 makes it recurse until the stack runs out);
@@ -36,7 +36,7 @@ from wechatpy.exceptions import WeChatClientException
 
 from bridges.errors import PlatformError
 from bridges.errors import Unavailable
-from bridges.tokens import DbTokenStore
+from miniapp_api.tokens import DbTokenStore
 from bridges.wechat.errcodes import TOKEN_ERRCODES
 from miniapp_api.config import WechatSettings
 

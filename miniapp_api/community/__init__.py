@@ -19,15 +19,15 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Declare the routes (before the API blueprint is registered) and serve the pages."""
-    from . import admin_views  # noqa: F401  (declares its routes)
-    from . import pages
-    from . import views  # noqa: F401  (declares its routes)
+    from miniapp_api.web import admin_community as admin_views  # noqa: F401  (declares its routes)
+    from miniapp_api.web import pages
+    from miniapp_api.web import community as views  # noqa: F401  (declares its routes)
 
     app.register_blueprint(pages.bp)
 
 
 def run_pass(now, settings):
     """The scheduler pass (see :mod:`.scheduler`); the worker calls it on every pass."""
-    from .scheduler import run_pass as _run_pass
+    from miniapp_api.community.scheduler import run_pass as _run_pass
 
     return _run_pass(now, settings)

@@ -12,19 +12,19 @@ from datetime import datetime
 
 from bridges.dingtalk.commands import Command
 
-from .. import services
-from ..lifecycle import Actor
-from ..models import GroupMapping
-from ..models import Official
-from . import campaigns
-from . import notices
-from .common import time_range
+from miniapp_api.web import context as services
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.models import GroupMapping
+from miniapp_api.models import Official
+from miniapp_api.campaigns import service as campaigns
+from miniapp_api.notices import service as notices
+from miniapp_api.community.common import time_range
 
 
 def execute(cmd: Command, mapping: GroupMapping, unit, official: Official, actor: Actor, now: datetime) -> str:
     """Run ``收到`` or ``发起志愿``; returns the reply text."""
-    from ..official_commands import Refused
-    from ..official_commands import _report
+    from miniapp_api.reports.commands import Refused
+    from miniapp_api.reports.commands import _report
 
     if cmd.action == "ack":
         if mapping.owner_kind != "township":
@@ -39,7 +39,7 @@ def execute(cmd: Command, mapping: GroupMapping, unit, official: Official, actor
         campaign = campaigns.from_report_in_group(settings, report, cmd.text, official.name, actor, now)
     except campaigns.CampaignRefused as err:
         raise Refused(str(err)) from None
-    from .pages import signed_checkin_url
+    from miniapp_api.web.pages import signed_checkin_url
 
     return (f"{official.name} 已为上报 {report.number} 发起志愿活动 {campaign.number}：{campaign.title}。\n"
             f"时间：{time_range(campaign.starts_at, campaign.ends_at)}，名额 {campaign.capacity} 人。\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ..models import Counter
-from ..schemas import LOCAL_TZ
+from miniapp_api.models import Counter
+from miniapp_api.reports.schemas import LOCAL_TZ
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z-]{1,32}$")
 

@@ -24,18 +24,18 @@ import logging
 from datetime import datetime
 from datetime import timedelta
 
-from .. import outbox
-from ..config import Settings
-from ..db import database
-from ..db import is_postgres
-from ..db import write_tx
-from ..errors import Conflict
-from ..lifecycle import Actor
-from ..models import Township
-from ..models_community import Campaign
-from ..models_community import Notice
-from ..models_community import NoticeUnit
-from . import campaigns
+from miniapp_api import outbox
+from miniapp_api.config import Settings
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.db import write_tx
+from miniapp_api.errors import Conflict
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.models import Township
+from miniapp_api.models.community import Campaign
+from miniapp_api.models.community import Notice
+from miniapp_api.models.community import NoticeUnit
+from miniapp_api.campaigns import service as campaigns
 
 log = logging.getLogger(__name__)
 BATCH = 200

@@ -8,8 +8,8 @@ from pydantic import BaseModel
 from pydantic import Field
 from pydantic import field_validator
 
-from ..schemas import LOCAL_TZ
-from ..schemas import _In as _BaseIn
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.reports.schemas import _In as _BaseIn
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers in PostgreSQL
 

@@ -1,23 +1,23 @@
 """Notices and campaigns in the API's shape (see ``schemas``)."""
 from __future__ import annotations
 
-from ..models import Upload
-from ..models_community import Campaign
-from ..models_community import Notice
-from ..models_community import Signup
-from ..schemas import iso
-from ..uploads import photo_out
-from . import campaigns as campaign_service
-from .notices import SUMMARY_CHARS
+from miniapp_api.models import Upload
+from miniapp_api.models.community import Campaign
+from miniapp_api.models.community import Notice
+from miniapp_api.models.community import Signup
+from miniapp_api.reports.schemas import iso
+from miniapp_api.reports.uploads import photo_out
+from miniapp_api.campaigns import service as campaign_service
+from miniapp_api.notices.service import SUMMARY_CHARS
 
 
 def prime(rows: list) -> list:
     """Load the unit, community, grid (and report) of a page of notices or campaigns with one
     query per kind instead of one per row."""
-    from ..models import Community
-    from ..models import Grid
-    from ..models import Report
-    from ..models import Township
+    from miniapp_api.models import Community
+    from miniapp_api.models import Grid
+    from miniapp_api.models import Report
+    from miniapp_api.models import Township
 
     for attr, model in (("township", Township), ("community", Community), ("grid", Grid), ("report", Report)):
         ids = {getattr(r, f"{attr}_id", None) for r in rows} - {None}

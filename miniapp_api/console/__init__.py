@@ -20,6 +20,6 @@ from __future__ import annotations
 
 def init_app(app) -> None:
     """Register the console on ``app`` (called once by ``create_app``)."""
-    from .core import install
+    from miniapp_api.console.core import install
 
     install(app)

@@ -12,9 +12,9 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..models_console import AuditEntry
-from ..schemas import LOCAL_TZ
-from ..schemas import iso
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.reports.schemas import iso
 
 ACTION_LABELS = {
     "auth.login": "登录",

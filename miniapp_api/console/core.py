@@ -4,7 +4,7 @@
   Secure when ``server.public_base_url`` is https) carries only a random session token and
   the CSRF secret; the session itself lives in :class:`ConsoleSession` (idle and absolute
   expiry, revocation). An app-wide hook resumes it and sets ``g.console_admin`` to an
-  :class:`~miniapp_api.admin_auth.AdminPrincipal`, so the admin API accepts console sessions
+  :class:`~miniapp_api.web.admin_auth.AdminPrincipal`, so the admin API accepts console sessions
   too; for an unsafe method outside the console it does so only with a valid
   ``X-CSRFToken`` header, so a console cookie cannot be used to forge admin API calls.
 * **CSRF.** Flask-WTF's token on every console form (``CSRFProtect.protect`` in the
@@ -38,17 +38,17 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
-from .. import services
-from ..admin_auth import AdminPrincipal
-from ..errors import ApiError
-from ..lifecycle import ACTION_LABELS
-from ..lifecycle import STATUS_LABELS
-from ..models import Township
-from ..models import utcnow
-from . import security
-from .audit import ACTION_LABELS as AUDIT_LABELS
-from .audit import Who
-from .audit import local
+from miniapp_api.web import context as services
+from miniapp_api.web.admin_auth import AdminPrincipal
+from miniapp_api.errors import ApiError
+from miniapp_api.reports.lifecycle import ACTION_LABELS
+from miniapp_api.reports.lifecycle import STATUS_LABELS
+from miniapp_api.models import Township
+from miniapp_api.models import utcnow
+from miniapp_api.console import security
+from miniapp_api.console.audit import ACTION_LABELS as AUDIT_LABELS
+from miniapp_api.console.audit import Who
+from miniapp_api.console.audit import local
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,7 @@ def _secret_key(app: Flask) -> bytes:
 
 def install(app: Flask) -> None:
     """Configure cookies and CSRF, register the blueprint and the session hook."""
-    from . import views  # noqa: F401  (the views add their routes to ``bp``)
+    from miniapp_api.console import views  # noqa: F401  (the views add their routes to ``bp``)
 
     settings = app.config["TONGXIN_SETTINGS"]
     if not app.secret_key:

@@ -11,14 +11,14 @@ from datetime import datetime
 from peewee import JOIN
 from peewee import fn
 
-from ..db import write_tx
-from ..models import Delivery
-from ..models import OutboxEvent
-from ..models import Report
-from ..models import Township
-from . import audit
-from .audit import Who
-from .core import FormError
+from miniapp_api.db import write_tx
+from miniapp_api.models import Delivery
+from miniapp_api.models import OutboxEvent
+from miniapp_api.models import Report
+from miniapp_api.models import Township
+from miniapp_api.console import audit
+from miniapp_api.console.audit import Who
+from miniapp_api.console.core import FormError
 
 STATES = {"pending": "待发送", "sending": "发送中", "dead": "失败", "sent": "已发送", "skipped": "已跳过",
           "coalesced": "已合并", "discarded": "已丢弃"}

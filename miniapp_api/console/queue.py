@@ -1,6 +1,6 @@
 """The report queue: filter, search, open, act, reveal — always scoped by the admin's unit.
 
-Actions go through :func:`miniapp_api.lifecycle.apply` with the actor
+Actions go through :func:`miniapp_api.reports.lifecycle.apply` with the actor
 ``Actor("admin", <name>, Channel.CONSOLE)``, exactly like the DingTalk commands do, so the
 timeline, the outbox (groups, the resident's WeChat) and the resident's view change alike.
 
@@ -13,27 +13,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import lifecycle
-from ..admin_auth import AdminPrincipal
-from ..db import write_tx
-from ..errors import NotFound
-from ..lifecycle import Action
-from ..lifecycle import Actor
-from ..lifecycle import Channel
-from ..lifecycle import InvalidTransition
-from ..models import Category
-from ..models import Department
-from ..models import Report
-from ..models import ReportPhoto
-from ..models import Resident
-from ..models import TimelineEntry
-from ..models import Township
-from ..models import Upload
-from ..uploads import photo_out
-from . import audit
-from .audit import Who
-from .core import FormError
-from .stats import overdue_clause
+from miniapp_api.reports import lifecycle
+from miniapp_api.web.admin_auth import AdminPrincipal
+from miniapp_api.db import write_tx
+from miniapp_api.errors import NotFound
+from miniapp_api.reports.lifecycle import Action
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.reports.lifecycle import Channel
+from miniapp_api.reports.lifecycle import InvalidTransition
+from miniapp_api.models import Category
+from miniapp_api.models import Department
+from miniapp_api.models import Report
+from miniapp_api.models import ReportPhoto
+from miniapp_api.models import Resident
+from miniapp_api.models import TimelineEntry
+from miniapp_api.models import Township
+from miniapp_api.models import Upload
+from miniapp_api.reports.uploads import photo_out
+from miniapp_api.console import audit
+from miniapp_api.console.audit import Who
+from miniapp_api.console.core import FormError
+from miniapp_api.console.stats import overdue_clause
 
 PAGE_SIZE = 50
 #: Completion photos an administrator attaches are stored after the resident's own.
@@ -179,8 +179,8 @@ def _photo_count(report: Report) -> int:
 
 def _completion_photo(svc, data: bytes) -> Upload:
     """Check, clean and store an administrator's completion photo (same rules as residents')."""
-    from ..errors import ApiError
-    from ..uploads import save_upload
+    from miniapp_api.errors import ApiError
+    from miniapp_api.reports.uploads import save_upload
 
     try:
         return save_upload(svc.storage, svc.settings.uploads, None, data)

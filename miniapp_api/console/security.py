@@ -27,12 +27,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError
 from argon2.exceptions import VerificationError
 
-from ..admin_auth import ROLES
-from ..db import write_tx
-from ..models import Township
-from ..models_console import AdminUser
-from ..models_console import ConsoleSession
-from ..models_console import LoginThrottle
+from miniapp_api.web.admin_auth import ROLES
+from miniapp_api.db import write_tx
+from miniapp_api.models import Township
+from miniapp_api.models.console import AdminUser
+from miniapp_api.models.console import ConsoleSession
+from miniapp_api.models.console import LoginThrottle
 
 LOCK_AFTER = 5
 IP_LOCK_AFTER = 20

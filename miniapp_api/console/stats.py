@@ -18,16 +18,16 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 
-from ..db import write_tx
-from ..deadlines import emergency
-from ..deadlines.stats import report_stats
-from ..models import Category
-from ..models import Report
-from ..models import Township
-from ..schemas import LOCAL_TZ
-from . import audit
-from .audit import Who
-from .core import FormError
+from miniapp_api.db import write_tx
+from miniapp_api.deadlines import emergency
+from miniapp_api.deadlines.stats import report_stats
+from miniapp_api.models import Category
+from miniapp_api.models import Report
+from miniapp_api.models import Township
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.console import audit
+from miniapp_api.console.audit import Who
+from miniapp_api.console.core import FormError
 
 OPEN = ("pending", "accepted", "transferred")
 #: "All time" on the dashboard: reports submitted since this day.

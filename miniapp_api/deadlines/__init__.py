@@ -15,4 +15,4 @@ Administrators' guide: ``docs/deadlines.md``.
 
 def init_app(app) -> None:
     """Declare the admin endpoints on the API blueprint (before it is registered)."""
-    from . import views  # noqa: F401
+    from miniapp_api.web import admin_deadlines as views  # noqa: F401

@@ -16,8 +16,8 @@ from datetime import time
 from datetime import timedelta
 from datetime import timezone
 
-from ..prepared import Prepared
-from ..schemas import LOCAL_TZ
+from miniapp_api.prepared import Prepared
+from miniapp_api.reports.schemas import LOCAL_TZ
 
 #: A deadline never looks further ahead than this (a guard against a calendar with no
 #: working day at all).
@@ -40,7 +40,7 @@ class WorkCalendar:
 
 
 def _holidays_query():
-    from ..models_deadlines import Holiday  # late: the models import this module's neighbours
+    from miniapp_api.models.deadlines import Holiday  # late: the models import this module's neighbours
 
     return Holiday.select(Holiday.day, Holiday.kind)
 

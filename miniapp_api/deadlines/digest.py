@@ -17,17 +17,17 @@ from datetime import timezone
 
 from peewee import IntegrityError
 
-from .. import outbox
-from ..config import Settings
-from ..db import database
-from ..db import write_tx
-from ..models import Department
-from ..models import GroupMapping
-from ..models import Report
-from ..models import Township
-from ..models_deadlines import SchedulerMark
-from ..schemas import LOCAL_TZ
-from . import stats
+from miniapp_api import outbox
+from miniapp_api.config import Settings
+from miniapp_api.db import database
+from miniapp_api.db import write_tx
+from miniapp_api.models import Department
+from miniapp_api.models import GroupMapping
+from miniapp_api.models import Report
+from miniapp_api.models import Township
+from miniapp_api.models.deadlines import SchedulerMark
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.deadlines import stats
 
 
 def digest_window(settings: Settings, now: datetime) -> tuple[datetime, datetime] | None:

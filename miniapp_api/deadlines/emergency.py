@@ -20,17 +20,17 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 
-from .. import outbox
-from ..db import write_tx
-from ..errors import NotFound
-from ..models import Category
-from ..models import Department
-from ..models import GroupMapping
-from ..models import Report
-from ..models import Township
-from ..models_deadlines import EmergencySwitch
-from ..prepared import Prepared
-from . import ladder
+from miniapp_api import outbox
+from miniapp_api.db import write_tx
+from miniapp_api.errors import NotFound
+from miniapp_api.models import Category
+from miniapp_api.models import Department
+from miniapp_api.models import GroupMapping
+from miniapp_api.models import Report
+from miniapp_api.models import Township
+from miniapp_api.models.deadlines import EmergencySwitch
+from miniapp_api.prepared import Prepared
+from miniapp_api.deadlines import ladder
 
 OPEN = ("pending", "accepted", "transferred")
 
@@ -57,7 +57,7 @@ def in_force(township) -> bool:
 
 def urgent_for(township: Township, category: Category) -> bool:
     """Whether a new report of ``category`` in ``township`` takes the urgent lane."""
-    from .policy import load_policy
+    from miniapp_api.deadlines.policy import load_policy
 
     return urgent_when(in_force(township), load_policy(), category.code)
 
@@ -87,7 +87,7 @@ def state() -> SwitchResult:
 
 
 def _raise_urgent(township_ids: list[int]) -> int:
-    from .policy import load_policy
+    from miniapp_api.deadlines.policy import load_policy
 
     categories = load_policy().emergency_categories
     cond = Report.status.in_(OPEN) & (Report.urgent == False) & Report.township.in_(township_ids)  # noqa: E712
@@ -119,7 +119,7 @@ def switch(on: bool, township_code: str | None, actor: str, now: datetime) -> Sw
     Flipping to the state it is already in changes nothing and announces nothing.
     Raises :class:`~miniapp_api.errors.NotFound` for an unknown unit code.
     """
-    from .policy import load_policy
+    from miniapp_api.deadlines.policy import load_policy
 
     with write_tx():
         township = None
@@ -166,11 +166,11 @@ def switch(on: bool, township_code: str | None, actor: str, now: datetime) -> Sw
 def _shorten_running(township_ids: list[int], now: datetime) -> int:
     """Put the open reports of units going into emergency mode on the emergency clock: each
     running clock restarts now with its remaining time shortened by the emergency factor."""
-    from .calendar import load_calendar
-    from .planner import due_of
-    from .planner import phase_of
-    from .planner import start_phase
-    from .policy import load_policy
+    from miniapp_api.deadlines.calendar import load_calendar
+    from miniapp_api.deadlines.planner import due_of
+    from miniapp_api.deadlines.planner import phase_of
+    from miniapp_api.deadlines.planner import start_phase
+    from miniapp_api.deadlines.policy import load_policy
 
     policy, calendar = load_policy(), load_calendar()
     count = 0

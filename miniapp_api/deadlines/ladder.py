@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Grid
-from ..models import Official
-from ..models import Report
-from ..prepared import Param
-from ..prepared import Prepared
-from ..prepared import loaded
+from miniapp_api.models import Grid
+from miniapp_api.models import Official
+from miniapp_api.models import Report
+from miniapp_api.prepared import Param
+from miniapp_api.prepared import Prepared
+from miniapp_api.prepared import loaded
 
 LEVELS = ("grid", "community", "township", "department", "county")
 

@@ -28,19 +28,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
-from ..models import Category
-from ..models import Department
-from ..models import Official
-from ..models import Report
-from ..models import TimelineEntry
-from ..models_deadlines import RatingRecord
-from . import emergency
-from . import ladder
-from .calendar import WorkCalendar
-from .calendar import add_hours
-from .calendar import load_calendar
-from .policy import Policy
-from .policy import load_policy
+from miniapp_api.models import Category
+from miniapp_api.models import Department
+from miniapp_api.models import Official
+from miniapp_api.models import Report
+from miniapp_api.models import TimelineEntry
+from miniapp_api.models.deadlines import RatingRecord
+from miniapp_api.deadlines import emergency
+from miniapp_api.deadlines import ladder
+from miniapp_api.deadlines.calendar import WorkCalendar
+from miniapp_api.deadlines.calendar import add_hours
+from miniapp_api.deadlines.calendar import load_calendar
+from miniapp_api.deadlines.policy import Policy
+from miniapp_api.deadlines.policy import load_policy
 
 ACCEPT_PHASE = "accept"
 RESOLVE_PHASE = "resolve"
@@ -205,7 +205,7 @@ def _record_rating(report: Report, score: int, now: datetime, *, redo: bool) -> 
 
 def after_change(report: Report, old, new, action, actor, now: datetime, changes: dict) -> None:
     """Keep the deadline clock in step with a status change (see the module's table)."""
-    from .. import lifecycle
+    from miniapp_api.reports import lifecycle
 
     action = str(action)
     fresh = Report.get_by_id(report.id)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..config import DeadlinesSettings
-from ..config import Settings
-from ..models import utcnow
-from ..models_deadlines import DeadlinePolicy
-from ..models_deadlines import Holiday
-from ..prepared import Prepared
+from miniapp_api.config import DeadlinesSettings
+from miniapp_api.config import Settings
+from miniapp_api.models import utcnow
+from miniapp_api.models.deadlines import DeadlinePolicy
+from miniapp_api.models.deadlines import Holiday
+from miniapp_api.prepared import Prepared
 
 
 @dataclass(frozen=True)

@@ -31,20 +31,20 @@ from datetime import timedelta
 
 from peewee import IntegrityError
 
-from ..config import Settings
-from ..db import database
-from ..db import is_postgres
-from ..db import write_tx
-from ..models import Category
-from ..models import Report
-from ..models_deadlines import EscalationStep
-from . import ladder
-from . import steps
-from .calendar import load_calendar
-from .planner import phase_of
-from .planner import schedule
-from .planner import start_phase
-from .policy import load_policy
+from miniapp_api.config import Settings
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.db import write_tx
+from miniapp_api.models import Category
+from miniapp_api.models import Report
+from miniapp_api.models.deadlines import EscalationStep
+from miniapp_api.deadlines import ladder
+from miniapp_api.deadlines import steps
+from miniapp_api.deadlines.calendar import load_calendar
+from miniapp_api.deadlines.planner import phase_of
+from miniapp_api.deadlines.planner import schedule
+from miniapp_api.deadlines.planner import start_phase
+from miniapp_api.deadlines.policy import load_policy
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def _run_batch(report_ids: list[int], now: datetime, ctx: _Context, summary: Pas
 def run_pass(settings: Settings, now: datetime, *, limit: int | None = None, digests: bool = True) -> PassSummary:
     """One scheduler pass at ``now``: due ladder steps of at most ``limit`` reports, then the
     daily digests that are due. Deterministic for a given ``now`` and database."""
-    from . import digest
+    from miniapp_api.deadlines import digest
 
     database.connect(reuse_if_open=True)
     summary = PassSummary()

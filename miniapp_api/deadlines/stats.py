@@ -38,14 +38,14 @@ from peewee import SQL
 from peewee import Case
 from peewee import fn
 
-from ..db import database
-from ..db import is_postgres
-from ..models import Category
-from ..models import Department
-from ..models import Report
-from ..models import Township
-from ..models_deadlines import RatingRecord
-from ..schemas import LOCAL_TZ
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.models import Category
+from miniapp_api.models import Department
+from miniapp_api.models import Report
+from miniapp_api.models import Township
+from miniapp_api.models.deadlines import RatingRecord
+from miniapp_api.reports.schemas import LOCAL_TZ
 
 STATUSES = ("pending", "accepted", "transferred", "resolved", "closed", "rejected")
 GROUPINGS = ("county", "township", "department", "category", "township_category", "department_category")

@@ -9,29 +9,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import lifecycle
-from .. import outbox
-from ..db import database
-from ..db import is_postgres
-from ..lifecycle import Action
-from ..lifecycle import Actor
-from ..models import Category
-from ..models import Department
-from ..models import Report
-from ..models import TimelineEntry
-from ..models import Township
-from ..models_deadlines import EscalationStep
-from ..models_deadlines import RatingRecord
-from ..schemas import LOCAL_TZ
-from ..schemas import iso
-from . import emergency
-from . import ladder
-from .ladder import LEVEL_LABELS
-from .planner import PHASE_LABELS
-from .planner import Step
-from .planner import due_of
-from .planner import phase_of
-from .planner import start_phase
+from miniapp_api.reports import lifecycle
+from miniapp_api import outbox
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.reports.lifecycle import Action
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.models import Category
+from miniapp_api.models import Department
+from miniapp_api.models import Report
+from miniapp_api.models import TimelineEntry
+from miniapp_api.models import Township
+from miniapp_api.models.deadlines import EscalationStep
+from miniapp_api.models.deadlines import RatingRecord
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.reports.schemas import iso
+from miniapp_api.deadlines import emergency
+from miniapp_api.deadlines import ladder
+from miniapp_api.deadlines.ladder import LEVEL_LABELS
+from miniapp_api.deadlines.planner import PHASE_LABELS
+from miniapp_api.deadlines.planner import Step
+from miniapp_api.deadlines.planner import due_of
+from miniapp_api.deadlines.planner import phase_of
+from miniapp_api.deadlines.planner import start_phase
 
 SYSTEM = Actor.system("时限督办")
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ..db import database
-from ..db import write_tx
-from ..models import SchemaVersion
+from miniapp_api.db import database
+from miniapp_api.db import write_tx
+from miniapp_api.models import SchemaVersion
 
 
 def _steps():

@@ -1,5 +1,5 @@
 """v001: every table of the first release."""
-from ..models import ALL_MODELS
+from miniapp_api.models import ALL_MODELS
 
 VERSION = 1
 

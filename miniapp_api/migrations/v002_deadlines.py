@@ -18,9 +18,9 @@ from playhouse.migrate import PostgresqlMigrator
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate
 
-from ..db import is_postgres
-from ..models import Report
-from ..models_deadlines import DEADLINE_MODELS
+from miniapp_api.db import is_postgres
+from miniapp_api.models import Report
+from miniapp_api.models.deadlines import DEADLINE_MODELS
 
 VERSION = 2
 

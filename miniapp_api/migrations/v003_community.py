@@ -7,10 +7,10 @@ from playhouse.migrate import PostgresqlMigrator
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate
 
-from ..db import is_postgres
-from ..models import Grid
-from ..models import Resident
-from ..models_community import COMMUNITY_MODELS
+from miniapp_api.db import is_postgres
+from miniapp_api.models import Grid
+from miniapp_api.models import Resident
+from miniapp_api.models.community import COMMUNITY_MODELS
 
 VERSION = 3
 

@@ -6,8 +6,8 @@ suite's reset, is not a row operation).
 Safe on a database that v001 created from the current models (new installs): tables are
 created only if missing and the triggers are replaced.
 """
-from ..db import is_postgres
-from ..models_console import CONSOLE_MODELS
+from miniapp_api.db import is_postgres
+from miniapp_api.models.console import CONSOLE_MODELS
 
 VERSION = 4
 

@@ -14,11 +14,11 @@ from playhouse.migrate import PostgresqlMigrator
 from playhouse.migrate import SqliteMigrator
 from playhouse.migrate import migrate
 
-from ..db import is_postgres
-from ..models import GroupMapping
-from ..models import Official
-from ..models_console import MappingVersion
-from ..models_dingtalk import DINGTALK_MODELS
+from miniapp_api.db import is_postgres
+from miniapp_api.models import GroupMapping
+from miniapp_api.models import Official
+from miniapp_api.models.console import MappingVersion
+from miniapp_api.models.dingtalk import DINGTALK_MODELS
 
 VERSION = 5
 

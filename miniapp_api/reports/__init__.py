@@ -3,4 +3,4 @@
 
 def init_app(app) -> None:
     """Declare the report routes on the API blueprint (importing the views does it)."""
-    from . import views  # noqa: F401
+    from miniapp_api.web import reports as views  # noqa: F401

@@ -17,35 +17,35 @@ from peewee import fn
 
 from bridges.errors import BridgeError
 
-from .. import lifecycle
-from ..db import database
-from ..db import is_postgres
-from ..db import write_tx
-from ..deadlines import planner
-from ..errors import ApiError
-from ..errors import Conflict
-from ..errors import NotFound
-from ..errors import TooManyRequests
-from ..errors import ValidationFailed
-from ..lifecycle import Action
-from ..lifecycle import Actor
-from ..lifecycle import Channel
-from ..models import Category
-from ..models import Counter
-from ..models import IdempotencyKey
-from ..models import Report
-from ..models import ReportPhoto
-from ..models import Resident
-from ..models import Township
-from ..models import Upload
-from ..moderation import checked_text
-from ..prepared import Param
-from ..prepared import Prepared
-from ..prepared import loaded
-from ..schemas import LOCAL_TZ
-from ..schemas import RatingIn
-from ..schemas import ReopenIn
-from ..schemas import ReportIn
+from miniapp_api.reports import lifecycle
+from miniapp_api.db import database
+from miniapp_api.db import is_postgres
+from miniapp_api.db import write_tx
+from miniapp_api.deadlines import planner
+from miniapp_api.errors import ApiError
+from miniapp_api.errors import Conflict
+from miniapp_api.errors import NotFound
+from miniapp_api.errors import TooManyRequests
+from miniapp_api.errors import ValidationFailed
+from miniapp_api.reports.lifecycle import Action
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.reports.lifecycle import Channel
+from miniapp_api.models import Category
+from miniapp_api.models import Counter
+from miniapp_api.models import IdempotencyKey
+from miniapp_api.models import Report
+from miniapp_api.models import ReportPhoto
+from miniapp_api.models import Resident
+from miniapp_api.models import Township
+from miniapp_api.models import Upload
+from miniapp_api.reports.moderation import checked_text
+from miniapp_api.prepared import Param
+from miniapp_api.prepared import Prepared
+from miniapp_api.prepared import loaded
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.reports.schemas import RatingIn
+from miniapp_api.reports.schemas import ReopenIn
+from miniapp_api.reports.schemas import ReportIn
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def photos_of(resident_id: int, report_ids: list[int]) -> dict[int, list]:
 def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime) -> Report:
     """The resident rates a resolved report, which closes it; a low rating (up to the policy's
     ``redo_max_score``, 2 by default) sends it back to the same level instead (重办)."""
-    from ..deadlines.policy import load_policy
+    from miniapp_api.deadlines.policy import load_policy
 
     report = get_own_report(resident, number)
     note = f"{body.score} 星" + (f"：{body.comment}" if body.comment else "")

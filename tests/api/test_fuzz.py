@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck
 from hypothesis import settings as hsettings
 
-from bridges.serve import serve_in_thread
+from bridges.fakes.serve import serve_in_thread
 from miniapp_api import create_app
 from miniapp_api.config import parse_settings
 from tests.conftest import make_settings_dict

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from miniapp_api import lifecycle
+from miniapp_api.reports import lifecycle
 from miniapp_api.db import database
 from miniapp_api.models import IdempotencyKey
 from miniapp_api.models import OutboxEvent

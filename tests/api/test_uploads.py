@@ -18,11 +18,11 @@ import pytest
 from PIL import Image
 from PIL import ImageCms
 
-from miniapp_api import images
+from miniapp_api.reports import images
 from miniapp_api.db import database
 from miniapp_api.models import Upload
-from miniapp_api.storage import InvalidKey
-from miniapp_api.storage import LocalStorage
+from miniapp_api.reports.storage import InvalidKey
+from miniapp_api.reports.storage import LocalStorage
 from tests.conftest import report_body
 
 BASE_URL = "https://tongxin.test"

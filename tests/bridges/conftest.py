@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from bridges.serve import serve_in_thread
+from bridges.fakes.serve import serve_in_thread
 from bridges.worker import build_worker
 from miniapp_api.db import database
 

@@ -573,7 +573,7 @@ def test_a_reply_never_goes_to_a_foreign_session_webhook(client, resident, offic
         caught.append(1)
         return {"errcode": 0, "errmsg": "ok"}
 
-    from bridges.serve import serve_in_thread
+    from bridges.fakes.serve import serve_in_thread
 
     trap = serve_in_thread(trap_app)
     try:

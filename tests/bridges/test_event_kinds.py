@@ -4,8 +4,8 @@ has that channel's message registered, and every registered message renders.
 1. For **every** kind registered in ``bridges.routing`` (features included), the channels its
    fan-out rule can produce are read from the rule's code (the functions it calls, the target
    strings it builds): a kind that can reach a DingTalk group must have a payload in
-   ``bridges.dingtalk.bridge.PAYLOADS``, one that can reach a resident a message in
-   ``bridges.wechat.bridge.MESSAGES``. A missing one would be dead-lettered at send time.
+   ``bridges.dingtalk.deliver.PAYLOADS``, one that can reach a resident a message in
+   ``bridges.wechat.deliver.MESSAGES``. A missing one would be dead-lettered at send time.
 2. For the report kinds, real events are made through the app (API, DingTalk callbacks, the
    worker), routed, rendered and delivered to the fakes, which validate every message.
 """
@@ -19,10 +19,10 @@ import requests
 
 import bridges.registry  # noqa: F401  (registers every feature's event kinds)
 from bridges import routing
-from bridges.dingtalk.bridge import PAYLOADS
-from bridges.dingtalk.fake_server import _parse_message
+from bridges.dingtalk.deliver import PAYLOADS
+from bridges.fakes.dingtalk import _parse_message
 from bridges.system import TASKS
-from bridges.wechat.bridge import MESSAGES
+from bridges.wechat.deliver import MESSAGES
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent

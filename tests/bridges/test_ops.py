@@ -123,7 +123,7 @@ def _run_cli(config_file: Path, *args: str, timeout: float = 60) -> subprocess.C
 
 
 def test_worker_drain_delivers_everything_due_and_exits_0(config_file, fake_dingtalk, fake_wechat):
-    from miniapp_api import lifecycle
+    from miniapp_api.reports import lifecycle
     from miniapp_api.models import utcnow
 
     database.connect(reuse_if_open=True)

@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from bridges.dingtalk.fake_server import create_fake_dingtalk
-from bridges.serve import serve_in_thread
+from bridges.fakes.dingtalk import create_fake_dingtalk
+from bridges.fakes.serve import serve_in_thread
 from bridges.worker import build_worker
 from miniapp_api.config import parse_settings
 from miniapp_api.db import bind
@@ -48,7 +48,7 @@ def group(fake, code: str) -> list[dict]:
 def prepare_database(settings) -> None:
     """Migrate and load the organisation, as ``tongxin init-db`` does."""
     from miniapp_api import migrations
-    from miniapp_api.seed import apply_config
+    from miniapp_api.org.seed import apply_config
 
     bind(settings.database.url)
     database.connect(reuse_if_open=True)
@@ -336,7 +336,7 @@ def test_urgent_reports_go_before_older_normal_ones(client, resident, fake_dingt
 
 
 def test_urgent_status_changes_go_before_a_normal_backlog(app, fake_dingtalk, run, clock):
-    from miniapp_api import lifecycle
+    from miniapp_api.reports import lifecycle
     from tests.factories import OFFICIAL
 
     database.connect(reuse_if_open=True)

@@ -170,7 +170,7 @@ def test_deferred_content_check_announces_or_rejects(client, residents, fake_wec
 
 
 def test_resident_notification_uses_one_consent(client, resident, fake_wechat, fake_dingtalk, run):
-    from miniapp_api import lifecycle
+    from miniapp_api.reports import lifecycle
     from miniapp_api.models import utcnow
     from tests.factories import OFFICIAL
 

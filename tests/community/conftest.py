@@ -10,7 +10,7 @@ import requests
 from flask import g
 from flask import request
 
-from miniapp_api.admin_auth import AdminPrincipal
+from miniapp_api.web.admin_auth import AdminPrincipal
 from miniapp_api.db import database
 from miniapp_api.models import Community
 from miniapp_api.models import Grid
@@ -80,7 +80,7 @@ def org(app) -> dict:
         "西城一网格": Grid.create(community=xicheng, name="西城一网格"),
         "南山一网格": Grid.create(community=nanshan, name="南山一网格", center_lat=43.20, center_lng=125.10),
     }
-    from miniapp_api.community.places import set_grid_geometry
+    from miniapp_api.org.places import set_grid_geometry
 
     set_grid_geometry(grids["东风一网格"], DONGFENG1_WKT, None)
     set_grid_geometry(grids["西城一网格"], XICHENG1_GEOJSON, None)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from miniapp_api.api import OPERATIONS
+from miniapp_api.web.api import OPERATIONS
 from tests.community.conftest import COUNTY
 
 OURS = ("/notices", "/campaigns", "/me/home", "/me/signups", "/me/volunteer-hours", "/admin/notices",

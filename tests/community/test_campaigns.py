@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from miniapp_api.community import checkin as codes
+from miniapp_api.campaigns import checkin as codes
 from miniapp_api.db import database
 from miniapp_api.models import utcnow
-from miniapp_api.models_community import Campaign
+from miniapp_api.models.community import Campaign
 from tests.community.conftest import COUNTY
 from tests.community.conftest import unit_admin
 from tests.community.conftest import wechat_messages
@@ -206,7 +206,7 @@ def test_completion_credits_hours_and_resolves_the_report(client, people, org, r
 
 def test_campaign_needs_a_suitable_report(client, resident, org):
     number = client.post("/api/v1/reports", json=report_body(), headers=resident["headers"]).get_json()["number"]
-    from miniapp_api import lifecycle
+    from miniapp_api.reports import lifecycle
     from miniapp_api.models import Report
     from tests.factories import OFFICIAL
 

@@ -8,8 +8,8 @@ import pytest
 
 from miniapp_api.db import database
 from miniapp_api.models import Report
-from miniapp_api.models_community import Campaign
-from miniapp_api.models_community import NoticeUnit
+from miniapp_api.models.community import Campaign
+from miniapp_api.models.community import NoticeUnit
 from tests.community.conftest import COUNTY
 from tests.conftest import report_body
 from tests.factories import make_official

@@ -10,14 +10,14 @@ from datetime import timedelta
 
 import requests
 
-from bridges.serve import serve_in_thread
-from miniapp_api.auth import issue_token
+from bridges.fakes.serve import serve_in_thread
+from miniapp_api.web.auth import issue_token
 from miniapp_api.db import database
 from miniapp_api.models import Grid
 from miniapp_api.models import Resident
 from miniapp_api.models import utcnow
-from miniapp_api.models_community import Campaign
-from miniapp_api.models_community import Signup
+from miniapp_api.models.community import Campaign
+from miniapp_api.models.community import Signup
 from tests.community.conftest import COUNTY
 
 N = 50

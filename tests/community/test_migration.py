@@ -17,7 +17,7 @@ from miniapp_api.models import ALL_MODELS
 from miniapp_api.models import Grid
 from miniapp_api.models import Resident
 from miniapp_api.models import SchemaVersion
-from miniapp_api.models_community import COMMUNITY_MODELS
+from miniapp_api.models.community import COMMUNITY_MODELS
 
 NEW_COLUMNS = {"resident": ["home_township_id", "home_community_id", "home_grid_id"], "grid": ["boundary"]}
 

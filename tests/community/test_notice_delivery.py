@@ -10,7 +10,7 @@ import pytest
 
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
-from miniapp_api.models_community import NoticeUnit
+from miniapp_api.models.community import NoticeUnit
 from tests.community.conftest import COUNTY
 from tests.conftest import township_table
 from tests.factories import make_official

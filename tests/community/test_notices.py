@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from miniapp_api.community.sanitize import clean_html
+from miniapp_api.notices.sanitize import clean_html
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models import utcnow
-from miniapp_api.models_community import NoticeUnit
-from miniapp_api.schemas import iso
+from miniapp_api.models.community import NoticeUnit
+from miniapp_api.reports.schemas import iso
 from tests.community.conftest import COUNTY
 from tests.community.conftest import unit_admin
 from tests.community.conftest import wechat_messages
@@ -136,7 +136,7 @@ def test_pinned_first_expired_hidden_and_paged(client, people, org):
     assert [n["number"] for n in page2["items"]] == [newer[0], expiring, old]
     assert client.get("/api/v1/notices?cursor=@@", headers=who["headers"]).status_code == 422
     database.connect(reuse_if_open=True)
-    from miniapp_api.models_community import Notice
+    from miniapp_api.models.community import Notice
 
     Notice.update(expires_at=utcnow() - timedelta(seconds=1)).where(Notice.number == expiring).execute()
     assert expiring not in numbers(client, who)
@@ -212,10 +212,10 @@ def test_group_message_is_escaped_and_links_to_the_notice(client, org, fake_ding
 
 def test_signed_notice_page(client, org, app):
     n = publish(client, {"level": "county"}, title="页面通知", body_html="<p>正文<b>加粗</b></p>")
-    from miniapp_api.community.pages import signed_notice_url
+    from miniapp_api.web.pages import signed_notice_url
 
     with app.app_context():
-        from miniapp_api import services
+        from miniapp_api.web import context as services
 
         url = signed_notice_url(services.get().settings, n["number"])
     page = client.get(url.replace("https://tongxin.test", ""))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from miniapp_api.community import geo
-from miniapp_api.community.geo import InvalidBoundary
+from miniapp_api.org import geo
+from miniapp_api.org.geo import InvalidBoundary
 from tests.community.conftest import COUNTY
 
 
@@ -99,9 +99,9 @@ def test_roster_import_takes_an_optional_boundary_column(app, client, resident):
 
     from miniapp_api.db import database
     from miniapp_api.models import Grid
-    from miniapp_api.orgimport import ImportFailed
-    from miniapp_api.orgimport import export_org
-    from miniapp_api.orgimport import import_org
+    from miniapp_api.org.roster_import import ImportFailed
+    from miniapp_api.org.roster_import import export_org
+    from miniapp_api.org.roster_import import import_org
 
     geojson = '{"type":"Polygon","coordinates":[[[125.5,43.5],[125.51,43.5],[125.51,43.51],[125.5,43.51]]]}'
     rows = [

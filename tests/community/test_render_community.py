@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bridges.dingtalk import render_community as render
-from bridges.dingtalk.fake_server import _parse_message
+from bridges.fakes.dingtalk import _parse_message
 
 HOSTILE = "[点我](http://evil.com) ![x](http://e/x.png) # 标题 @13800000000 @所有人 <script>alert(1)</script> **粗**"
 LINK = "https://tongxin.example.gov.cn/o/campaigns/V0001/checkin?sig=abc"

@@ -9,8 +9,8 @@ from bridges.worker import build_worker
 from miniapp_api.community.scheduler import run_pass
 from miniapp_api.db import database
 from miniapp_api.models import utcnow
-from miniapp_api.models_community import Campaign
-from miniapp_api.models_community import VolunteerHours
+from miniapp_api.models.community import Campaign
+from miniapp_api.models.community import VolunteerHours
 from tests.community.conftest import COUNTY
 from tests.community.conftest import wechat_messages
 from tests.community.test_campaigns import code_now

@@ -8,10 +8,10 @@ from click.testing import CliRunner
 
 from miniapp_api.console import security
 from miniapp_api.models import utcnow
-from miniapp_api.models_console import AdminUser
-from miniapp_api.models_console import AuditEntry
-from miniapp_api.models_console import ConsoleSession
-from miniapp_api.models_console import LoginThrottle
+from miniapp_api.models.console import AdminUser
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.models.console import ConsoleSession
+from miniapp_api.models.console import LoginThrottle
 from tests.console.conftest import PASSWORD
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridges.serve import serve_in_thread
+from bridges.fakes.serve import serve_in_thread
 from miniapp_api.db import database
 from miniapp_api.models import Community
 from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Township
-from miniapp_api.models_console import AuditEntry
+from miniapp_api.models.console import AuditEntry
 from tests.conftest import report_body
 from tests.console.conftest import PASSWORD
 from tests.factories import make_official

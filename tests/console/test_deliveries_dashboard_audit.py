@@ -7,9 +7,9 @@ import pytest
 
 from miniapp_api.models import Delivery
 from miniapp_api.models import Township
-from miniapp_api.models_console import AppendOnlyError
-from miniapp_api.models_console import AuditEntry
-from miniapp_api.models_deadlines import EmergencySwitch
+from miniapp_api.models.console import AppendOnlyError
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.models.deadlines import EmergencySwitch
 from tests.factories import make_report
 
 

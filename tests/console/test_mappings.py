@@ -12,9 +12,9 @@ from miniapp_api.models import GroupMapping
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.models import Township
-from miniapp_api.models_console import AuditEntry
-from miniapp_api.models_console import MappingPolicy
-from miniapp_api.models_console import MappingVersion
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.models.console import MappingPolicy
+from miniapp_api.models.console import MappingVersion
 from tests.factories import make_official
 from tests.factories import make_report
 
@@ -267,7 +267,7 @@ def test_health_shows_last_delivery_and_failures(console, db, fake_dingtalk, set
 
 
 def test_init_db_does_not_undo_console_changes(console, db, fake_dingtalk, settings):
-    from miniapp_api.seed import apply_config
+    from miniapp_api.org.seed import apply_config
 
     c = console("county")
     group = new_group(fake_dingtalk)

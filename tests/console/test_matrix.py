@@ -11,9 +11,9 @@ from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.models import Township
-from miniapp_api.models_console import AdminUser
-from miniapp_api.models_console import AuditEntry
-from miniapp_api.models_console import MappingPolicy
+from miniapp_api.models.console import AdminUser
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.models.console import MappingPolicy
 from tests.factories import make_official
 from tests.factories import make_report
 

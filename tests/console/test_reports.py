@@ -11,7 +11,7 @@ from miniapp_api.models import Report
 from miniapp_api.models import ReportPhoto
 from miniapp_api.models import TimelineEntry
 from miniapp_api.models import utcnow
-from miniapp_api.models_console import AuditEntry
+from miniapp_api.models.console import AuditEntry
 from tests.conftest import report_body
 from tests.factories import make_report
 

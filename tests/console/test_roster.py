@@ -7,8 +7,8 @@ import io
 from miniapp_api.models import Category
 from miniapp_api.models import Grid
 from miniapp_api.models import Official
-from miniapp_api.models_console import AuditEntry
-from miniapp_api.orgimport import HEADER
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.org.roster_import import HEADER
 
 HEAD = ",".join(HEADER)
 GOOD = (f"{HEAD}\n"

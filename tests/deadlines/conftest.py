@@ -13,12 +13,12 @@ from datetime import timezone
 
 import pytest
 
-from miniapp_api import lifecycle
+from miniapp_api.reports import lifecycle
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
 from miniapp_api.deadlines.scheduler import run_pass
-from miniapp_api.lifecycle import Actor
-from miniapp_api.lifecycle import Channel
+from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.reports.lifecycle import Channel
 from miniapp_api.models import Category
 from miniapp_api.models import Community
 from miniapp_api.models import Department
@@ -26,10 +26,10 @@ from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.models import Township
-from miniapp_api.models_deadlines import EscalationStep
+from miniapp_api.models.deadlines import EscalationStep
 from miniapp_api.reports.service import next_number
 from miniapp_api.reports.service import resident_actor
-from miniapp_api.schemas import LOCAL_TZ
+from miniapp_api.reports.schemas import LOCAL_TZ
 from tests.factories import make_resident
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=LOCAL_TZ).astimezone(timezone.utc)  # a Monday
@@ -166,7 +166,7 @@ def command(code: str, staff_id: str, text: str, now: datetime) -> str | None:
     """An @robot message in ``cid-<code>`` handled as the callback would, at ``now``
     (the signature checks are the callback tests' business)."""
     from bridges.dingtalk.inbound import InboundMessage
-    from miniapp_api.official_commands import handle
+    from miniapp_api.reports.commands import handle
 
     ms = int(now.timestamp() * 1000)
     msg = InboundMessage(msg_id=f"msg-{next(_MSG_SEQ)}", conversation_id=f"cid-{code}", conversation_type="2",

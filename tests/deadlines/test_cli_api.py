@@ -9,10 +9,10 @@ from miniapp_api.cli import main
 from miniapp_api.db import database
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Township
-from miniapp_api.models_deadlines import DeadlinePolicy
-from miniapp_api.models_deadlines import EmergencySwitch
-from miniapp_api.models_deadlines import EscalationStep
-from miniapp_api.models_deadlines import Holiday
+from miniapp_api.models.deadlines import DeadlinePolicy
+from miniapp_api.models.deadlines import EmergencySwitch
+from miniapp_api.models.deadlines import EscalationStep
+from miniapp_api.models.deadlines import Holiday
 from tests.bridges.helpers import write_config
 from tests.deadlines.conftest import T0
 from tests.deadlines.conftest import submit
@@ -97,7 +97,7 @@ def test_emergency_endpoints(client, org):
     state = client.get("/api/v1/admin/emergency", headers=headers).get_json()
     assert state["townships"] == {"yongsheng": False, "yongning": False, "yitong": True} and not state["changed"]
     database.connect(reuse_if_open=True)
-    from miniapp_api.models_console import AuditEntry
+    from miniapp_api.models.console import AuditEntry
 
     [entry] = AuditEntry.select().where(AuditEntry.action == "emergency.on")
     assert entry.township == "yitong" and entry.after == {"emergency": True}

@@ -8,7 +8,7 @@ from miniapp_api.db import database
 from miniapp_api.migrations import v002_deadlines as step
 from miniapp_api.models import Report
 from miniapp_api.models import SchemaVersion
-from miniapp_api.models_deadlines import DEADLINE_MODELS
+from miniapp_api.models.deadlines import DEADLINE_MODELS
 from tests.deadlines.conftest import T0
 from tests.deadlines.conftest import fresh
 from tests.deadlines.conftest import hours

@@ -10,7 +10,7 @@ from miniapp_api.db import database
 from miniapp_api.deadlines import steps
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import TimelineEntry
-from miniapp_api.models_deadlines import EscalationStep
+from miniapp_api.models.deadlines import EscalationStep
 from tests.deadlines.conftest import T0
 from tests.deadlines.conftest import act
 from tests.deadlines.conftest import hours

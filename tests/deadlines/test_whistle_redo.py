@@ -7,11 +7,11 @@ from bridges import features  # noqa: F401  (registers every event kind)
 from bridges import routing
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import TimelineEntry
-from miniapp_api.models_deadlines import RatingRecord
+from miniapp_api.models.deadlines import RatingRecord
 from miniapp_api.reports.service import rate_report
 from miniapp_api.reports.service import reopen_report
-from miniapp_api.schemas import RatingIn
-from miniapp_api.schemas import ReopenIn
+from miniapp_api.reports.schemas import RatingIn
+from miniapp_api.reports.schemas import ReopenIn
 from tests.deadlines.conftest import T0
 from tests.deadlines.conftest import act
 from tests.deadlines.conftest import command

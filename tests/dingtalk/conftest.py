@@ -15,14 +15,14 @@ from flask import jsonify
 from flask import request
 
 from bridges.dingtalk.client import RobotClient
-from bridges.dingtalk.fake_server import FakeDingtalkState
-from bridges.dingtalk.fake_server import create_fake_dingtalk
+from bridges.fakes.dingtalk import FakeDingtalkState
+from bridges.fakes.dingtalk import create_fake_dingtalk
 from bridges.dingtalk.inbound import CallbackRejected
 from bridges.dingtalk.inbound import CallbackRequest
 from bridges.dingtalk.inbound import InboundMessage
 from bridges.dingtalk.inbound import parse_callback
 from bridges.dingtalk.render import render_text_reply
-from bridges.serve import serve_in_thread
+from bridges.fakes.serve import serve_in_thread
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

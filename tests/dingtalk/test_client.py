@@ -14,7 +14,7 @@ from bridges.errors import PermanentFailure
 from bridges.errors import RateLimited
 from bridges.errors import RetryLater
 from bridges.errors import Unavailable
-from bridges.serve import serve_in_thread
+from bridges.fakes.serve import serve_in_thread
 from tests.dingtalk.conftest import CID
 from tests.dingtalk.conftest import SECRET
 

@@ -7,9 +7,9 @@ import urllib.parse
 import pytest
 import requests
 
-from bridges.dingtalk.fake_server import _add_roster
-from bridges.dingtalk.fake_server import _groups_from_file
-from bridges.dingtalk.fake_server import _groups_from_tongxin_config
+from bridges.fakes.dingtalk import _add_roster
+from bridges.fakes.dingtalk import _groups_from_file
+from bridges.fakes.dingtalk import _groups_from_tongxin_config
 from bridges.dingtalk.render import ReportCard
 from bridges.dingtalk.render import chunk_for_digest
 from bridges.dingtalk.render import render_digest

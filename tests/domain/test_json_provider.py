@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from miniapp_api.json_provider import OrjsonProvider
+from miniapp_api.web.json_provider import OrjsonProvider
 
 APP = Flask(__name__)
 FAST = OrjsonProvider(APP)

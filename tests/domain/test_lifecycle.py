@@ -5,11 +5,11 @@ import itertools
 
 import pytest
 
-from miniapp_api import lifecycle
+from miniapp_api.reports import lifecycle
 from miniapp_api.db import database
-from miniapp_api.lifecycle import Action
-from miniapp_api.lifecycle import InvalidTransition
-from miniapp_api.lifecycle import Status
+from miniapp_api.reports.lifecycle import Action
+from miniapp_api.reports.lifecycle import InvalidTransition
+from miniapp_api.reports.lifecycle import Status
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.models import TimelineEntry

@@ -11,13 +11,13 @@ import pytest
 from bridges.dingtalk import render
 from bridges.dingtalk.app_channel import RESEND_NOTE
 from bridges.dingtalk.app_channel import to_app_body
-from bridges.dingtalk.fake_app import parse_app_message
+from bridges.fakes.dingtalk_app import parse_app_message
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
 from miniapp_api.models import Township
-from miniapp_api.models_dingtalk import AppSend
+from miniapp_api.models.dingtalk import AppSend
 from tests.bridges.conftest import numbers_in
 from tests.factories import make_report
 
@@ -228,7 +228,7 @@ def test_an_expired_token_mid_run_is_refreshed_once(app, db, fake_dingtalk, fake
 
 
 def test_the_staging_switch_still_uses_a_robot(app, db, fake_dingtalk, run):
-    from miniapp_api.models_console import MappingPolicy
+    from miniapp_api.models.console import MappingPolicy
 
     MappingPolicy.create(owner_kind="township", owner_code="yongsheng", staging_enabled=True,
                          staging_webhook=f"{fake_dingtalk.base_url}/robot/send?access_token=tok-yitong",

@@ -14,11 +14,11 @@ from werkzeug.wrappers import Response
 from bridges.dingtalk.app_client import AppClient
 from bridges.dingtalk.app_client import MaybeDelivered
 from bridges.dingtalk.app_client import NotDelivered
-from bridges.dingtalk.fake_server import create_fake_dingtalk
+from bridges.fakes.dingtalk import create_fake_dingtalk
 from bridges.errors import PermanentFailure
 from bridges.errors import RetryLater
 from bridges.errors import Unavailable
-from bridges.serve import serve_in_thread
+from bridges.fakes.serve import serve_in_thread
 from miniapp_api.models import PlatformToken
 from tests.conftest import DT_APP_KEY
 from tests.conftest import DT_APP_SECRET

@@ -12,12 +12,12 @@ import pytest
 
 from bridges.dingtalk.app_channel import RESEND_NOTE
 from bridges.dingtalk.app_client import AppClient
-from bridges.dingtalk.fake_server import create_fake_dingtalk
-from bridges.serve import serve_in_thread
+from bridges.fakes.dingtalk import create_fake_dingtalk
+from bridges.fakes.serve import serve_in_thread
 from miniapp_api.config import parse_settings
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
-from miniapp_api.models_dingtalk import AppSend
+from miniapp_api.models.dingtalk import AppSend
 from tests.bridges.conftest import numbers_in
 from tests.bridges.helpers import kill_midway_and_restart
 from tests.bridges.helpers import start_worker

@@ -8,8 +8,8 @@ from miniapp_api.models import Official
 from miniapp_api.models import RobotState
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
-from miniapp_api.models_console import AuditEntry
-from miniapp_api.models_console import MappingVersion
+from miniapp_api.models.console import AuditEntry
+from miniapp_api.models.console import MappingVersion
 from tests.console.conftest import accounts  # noqa: F401  (console fixtures)
 from tests.console.conftest import console  # noqa: F401
 from tests.console.conftest import fast_hashes  # noqa: F401

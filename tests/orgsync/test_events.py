@@ -14,7 +14,7 @@ from miniapp_api.models import Official
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import RobotState
 from miniapp_api.models import Township
-from miniapp_api.models_dingtalk import OrgSyncRun
+from miniapp_api.models.dingtalk import OrgSyncRun
 from tests.factories import make_report
 
 
@@ -127,7 +127,7 @@ def test_chat_disband_marks_the_mapping_broken_and_messages_wait(settings_dict, 
 
     # init-db again with the same config: still the disbanded group, it stays off...
     from miniapp_api.config import parse_settings
-    from miniapp_api.seed import apply_config
+    from miniapp_api.org.seed import apply_config
 
     apply_config(request.getfixturevalue("settings"))
     assert not GroupMapping.get(GroupMapping.owner_code == "yongsheng").enabled

@@ -11,10 +11,10 @@ import requests
 from flask import Flask
 from flask import jsonify
 
-from bridges.dingtalk.fake_app import org_from_roster
-from bridges.dingtalk.fake_server import _groups_from_tongxin_config
-from bridges.dingtalk.fake_server import create_fake_dingtalk
-from bridges.serve import serve_in_thread
+from bridges.fakes.dingtalk_app import org_from_roster
+from bridges.fakes.dingtalk import _groups_from_tongxin_config
+from bridges.fakes.dingtalk import create_fake_dingtalk
+from bridges.fakes.serve import serve_in_thread
 from tests.conftest import DT_APP_KEY
 from tests.conftest import DT_APP_SECRET
 from tests.orgsync.conftest import EVENT_AES_KEY

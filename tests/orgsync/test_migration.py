@@ -8,7 +8,7 @@ from miniapp_api.migrations import v005_dingtalk_app as step
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
 from miniapp_api.models import SchemaVersion
-from miniapp_api.models_dingtalk import DINGTALK_MODELS
+from miniapp_api.models.dingtalk import DINGTALK_MODELS
 
 NEW_COLUMNS = {"group_mapping": ["chat_id", "broken_reason", "broken_at"], "official": ["left_org_at"],
                "mapping_version": ["chat_id"]}

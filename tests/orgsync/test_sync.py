@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from miniapp_api.cli import main
 from miniapp_api.models import Official
 from miniapp_api.models import Township
-from miniapp_api.models_dingtalk import OrgSyncRun
-from miniapp_api.orgsync import SyncFailed
-from miniapp_api.orgsync import format_result
-from miniapp_api.orgsync import sync_dingtalk
+from miniapp_api.models.dingtalk import OrgSyncRun
+from miniapp_api.org.sync import SyncFailed
+from miniapp_api.org.sync import format_result
+from miniapp_api.org.sync import sync_dingtalk
 from tests.bridges.helpers import write_config
 
 USERS = 1600

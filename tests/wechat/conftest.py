@@ -13,10 +13,10 @@ import warnings
 import pytest
 import requests
 
-from bridges.serve import serve_in_thread
-from bridges.tokens import DbTokenStore
+from bridges.fakes.serve import serve_in_thread
+from miniapp_api.tokens import DbTokenStore
 from bridges.wechat.client import WechatClient
-from bridges.wechat.fake_server import create_fake_wechat
+from bridges.fakes.wechat import create_fake_wechat
 from miniapp_api.config import WechatSettings
 from miniapp_api.config import WechatTemplates
 from miniapp_api.db import bind

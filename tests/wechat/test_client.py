@@ -12,7 +12,7 @@ from bridges.errors import PlatformError
 from bridges.errors import RateLimited
 from bridges.errors import RetryLater
 from bridges.errors import Unavailable
-from bridges.tokens import DbTokenStore
+from miniapp_api.tokens import DbTokenStore
 from bridges.wechat.client import Verdict
 from bridges.wechat.client import WechatClient
 from bridges.wechat.client import WechatSession

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from bridges.wechat.fake_server import KEYWORD_RULES
-from bridges.wechat.fake_server import FakeWechatState
+from bridges.fakes.wechat import KEYWORD_RULES
+from bridges.fakes.wechat import FakeWechatState
 
 from .conftest import APPID
 from .conftest import SECRET
@@ -368,7 +368,7 @@ def test_runs_standalone():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bridges.wechat.fake_server", "--port", str(port), "--appid", APPID,
+        [sys.executable, "-m", "bridges.fakes.wechat", "--port", str(port), "--appid", APPID,
          "--secret", SECRET, "--template", "tpl1=thing1:thing,time2:time"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bridges.tokens import DbTokenStore
+from miniapp_api.tokens import DbTokenStore
 from bridges.wechat.client import WechatClient
 from miniapp_api.db import database
 from miniapp_api.models import PlatformToken

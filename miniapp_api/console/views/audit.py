@@ -8,14 +8,14 @@ from flask import Response
 from flask import render_template
 from flask import request
 
-from ...db import write_tx
-from ...models import utcnow
-from ...schemas import LOCAL_TZ
-from .. import audit
-from ..core import bp
-from ..core import township_scope
-from ..core import visible_townships
-from ..core import who
+from miniapp_api.db import write_tx
+from miniapp_api.models import utcnow
+from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.console import audit
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import township_scope
+from miniapp_api.console.core import visible_townships
+from miniapp_api.console.core import who
 
 PAGE_SIZE = 100
 EXPORT_LIMIT = 50_000

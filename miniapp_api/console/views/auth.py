@@ -12,19 +12,19 @@ from flask import request
 from flask import session
 from flask import url_for
 
-from ...db import write_tx
-from ...errors import NotFound
-from ...models import Township
-from ...models import utcnow
-from ...models_console import AdminUser
-from .. import audit
-from .. import security
-from ..audit import Who
-from ..core import admin
-from ..core import bp
-from ..core import client_ip
-from ..core import safe_next
-from ..core import who
+from miniapp_api.db import write_tx
+from miniapp_api.errors import NotFound
+from miniapp_api.models import Township
+from miniapp_api.models import utcnow
+from miniapp_api.models.console import AdminUser
+from miniapp_api.console import audit
+from miniapp_api.console import security
+from miniapp_api.console.audit import Who
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import client_ip
+from miniapp_api.console.core import safe_next
+from miniapp_api.console.core import who
 
 
 @bp.route("/login", methods=["GET", "POST"])

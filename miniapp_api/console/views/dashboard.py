@@ -8,14 +8,14 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from ...models import Township
-from ...models import utcnow
-from .. import stats
-from ..core import FormError
-from ..core import admin
-from ..core import bp
-from ..core import visible_townships
-from ..core import who
+from miniapp_api.models import Township
+from miniapp_api.models import utcnow
+from miniapp_api.console import stats
+from miniapp_api.console.core import FormError
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import visible_townships
+from miniapp_api.console.core import who
 
 PERIODS = {"7": ("近 7 天", 7), "30": ("近 30 天", 30), "90": ("近 90 天", 90), "all": ("全部", None)}
 STATUS_ORDER = ["pending", "accepted", "transferred", "resolved", "closed", "rejected"]

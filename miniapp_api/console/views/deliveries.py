@@ -7,18 +7,18 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from ...models import Department
-from ...models import utcnow
-from ...models_console import MappingPolicy
-from .. import delivery_ops
-from .. import groups
-from ..core import FormError
-from ..core import admin
-from ..core import bp
-from ..core import get_settings
-from ..core import township_scope
-from ..core import visible_townships
-from ..core import who
+from miniapp_api.models import Department
+from miniapp_api.models import utcnow
+from miniapp_api.models.console import MappingPolicy
+from miniapp_api.console import delivery_ops
+from miniapp_api.groups import mappings as groups
+from miniapp_api.console.core import FormError
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import get_settings
+from miniapp_api.console.core import township_scope
+from miniapp_api.console.core import visible_townships
+from miniapp_api.console.core import who
 
 
 def _page(errors=None, status=200):

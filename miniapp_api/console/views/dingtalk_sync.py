@@ -1,6 +1,6 @@
 """The roster's "sync from DingTalk" button (county administrators): the same
 ``orgsync.sync_dingtalk`` as ``tongxin sync-dingtalk``, a preview (dry run) first, audited
-when applied. The result is kept as an :class:`~miniapp_api.models_dingtalk.OrgSyncRun` and
+when applied. The result is kept as an :class:`~miniapp_api.models.dingtalk.OrgSyncRun` and
 shown on the roster page (Post/Redirect/Get)."""
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from flask import redirect
 from flask import request
 from flask import url_for
 
-from ...db import write_tx
-from ...models import utcnow
-from ...models_dingtalk import OrgSyncRun
-from ...orgsync import SyncFailed
-from ...orgsync import sync_dingtalk
-from .. import audit
-from ..core import admin
-from ..core import bp
-from ..core import get_settings
-from ..core import who
+from miniapp_api.db import write_tx
+from miniapp_api.models import utcnow
+from miniapp_api.models.dingtalk import OrgSyncRun
+from miniapp_api.org.sync import SyncFailed
+from miniapp_api.org.sync import sync_dingtalk
+from miniapp_api.console import audit
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import get_settings
+from miniapp_api.console.core import who
 
 
 @bp.post("/roster/sync-dingtalk")

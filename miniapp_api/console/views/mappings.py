@@ -8,22 +8,22 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from ...errors import NotFound
-from ...models import Category
-from ...models import Community
-from ...models import Department
-from ...models import Grid
-from ...models import Township
-from ...models import utcnow
-from ...models_console import MENTION_POLICIES
-from ...models_console import MappingPolicy
-from .. import groups
-from ..core import FormError
-from ..core import admin
-from ..core import bp
-from ..core import get_settings
-from ..core import visible_townships
-from ..core import who
+from miniapp_api.errors import NotFound
+from miniapp_api.models import Category
+from miniapp_api.models import Community
+from miniapp_api.models import Department
+from miniapp_api.models import Grid
+from miniapp_api.models import Township
+from miniapp_api.models import utcnow
+from miniapp_api.models.console import MENTION_POLICIES
+from miniapp_api.models.console import MappingPolicy
+from miniapp_api.groups import mappings as groups
+from miniapp_api.console.core import FormError
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import get_settings
+from miniapp_api.console.core import visible_townships
+from miniapp_api.console.core import who
 
 
 def _owner_or_404(kind: str, code: str):

@@ -7,18 +7,18 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from ... import services
-from ...lifecycle import STATUS_LABELS
-from ...models import Category
-from ...models import Report
-from ...models import utcnow
-from .. import queue
-from ..core import FormError
-from ..core import admin
-from ..core import bp
-from ..core import visible_townships
-from ..core import who
-from ..stats import overdue_clause
+from miniapp_api.web import context as services
+from miniapp_api.reports.lifecycle import STATUS_LABELS
+from miniapp_api.models import Category
+from miniapp_api.models import Report
+from miniapp_api.models import utcnow
+from miniapp_api.console import queue
+from miniapp_api.console.core import FormError
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import visible_townships
+from miniapp_api.console.core import who
+from miniapp_api.console.stats import overdue_clause
 
 
 def _filters() -> queue.Filters:

@@ -9,22 +9,22 @@ from flask import request
 from flask import url_for
 from peewee import JOIN
 
-from ...errors import NotFound
-from ...models import Category
-from ...models import Community
-from ...models import Grid
-from ...models import Official
-from ...models import Township
-from ...models import utcnow
-from ...orgimport import HEADER
-from ...orgimport import ImportFailed
-from .. import rosters
-from ..core import FormError
-from ..core import admin
-from ..core import bp
-from ..core import township_scope
-from ..core import visible_townships
-from ..core import who
+from miniapp_api.errors import NotFound
+from miniapp_api.models import Category
+from miniapp_api.models import Community
+from miniapp_api.models import Grid
+from miniapp_api.models import Official
+from miniapp_api.models import Township
+from miniapp_api.models import utcnow
+from miniapp_api.org.roster_import import HEADER
+from miniapp_api.org.roster_import import ImportFailed
+from miniapp_api.org import rosters
+from miniapp_api.console.core import FormError
+from miniapp_api.console.core import admin
+from miniapp_api.console.core import bp
+from miniapp_api.console.core import township_scope
+from miniapp_api.console.core import visible_townships
+from miniapp_api.console.core import who
 
 ROLES = {"grid_leader": "网格长", "grid_worker": "网格员", "township_staff": "乡镇/街道工作人员",
          "department_staff": "部门工作人员", "county_staff": "县级工作人员"}

@@ -1,0 +1,213 @@
+"""The DingTalk channel of the worker: deliveries → rendered robot messages → the groups.
+
+This is the glue between the database and the pure adapter modules (``render``, ``client``):
+it builds :class:`ReportCard` views from report rows (masking the resident), resolves a
+target to its robot at send time, and declares the per-robot rate limit.
+
+Each outbox event kind has one payload builder, registered with :func:`dingtalk_payload`;
+features register theirs in their own modules (``bridges/features/``).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Callable
+
+from bridges.errors import PermanentFailure
+from bridges.errors import RetryLater
+from bridges.kinds import KindRegistry
+from miniapp_api.config import Settings
+from miniapp_api.groups.policy import apply_mention_policy
+from miniapp_api.groups.policy import staging_robot
+from miniapp_api.reports.lifecycle import ACTION_LABELS
+from miniapp_api.reports.lifecycle import STATUS_LABELS
+from miniapp_api.models import Delivery
+from miniapp_api.models import GroupMapping
+from miniapp_api.models import OutboxEvent
+from miniapp_api.models import Official
+from miniapp_api.models import Report
+from miniapp_api.models import ReportPhoto
+from miniapp_api.models import Upload
+
+from bridges.dingtalk import render
+from bridges.dingtalk.app_channel import AppChannel
+from bridges.dingtalk.app_channel import app_mapping
+from bridges.dingtalk.app_client import AppClient
+from bridges.dingtalk.client import RobotClient
+
+LEVEL_LABELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
+
+
+def report_link(settings: Settings, number: str) -> str:
+    """The page officials open from a group message (signed, read-only)."""
+    from miniapp_api.web.officialview import signed_report_url
+
+    return signed_report_url(settings, number)
+
+
+def mention_mobiles(report: Report) -> list[str]:
+    """The A post on duty for the report's grid (B when A is on leave), else the unit's A post."""
+    query = Official.select().where((Official.active == True) & (Official.mobile != ""))  # noqa: E712
+    if report.grid_id:
+        query = query.where(Official.grid == report.grid_id)
+    else:
+        query = query.where((Official.township == report.township_id) & (Official.role == "township_staff"))
+    posts = {o.duty_post: o for o in query if o.duty_post in ("A", "B")}
+    a, b = posts.get("A"), posts.get("B")
+    from miniapp_api.deadlines.emergency import in_force
+
+    if in_force(report.township_id):  # 平战一键转换: both posts are called
+        return [o.mobile for o in (a, b) if o and not o.on_leave]
+    chosen = a if a and not a.on_leave else b
+    return [chosen.mobile] if chosen and not chosen.on_leave else []
+
+
+def report_card(report: Report, settings: Settings) -> render.ReportCard:
+    """What a group sees of ``report``: never the resident's openid or phone."""
+    base = settings.server.public_base_url
+    photos = (Upload.select(Upload).join(ReportPhoto)
+              .where(ReportPhoto.report == report).order_by(ReportPhoto.position))
+    from miniapp_api.reports.uploads import photo_out
+
+    return render.ReportCard(
+        number=report.number,
+        category=report.category.name,
+        township_name=report.township.name,
+        address=report.address,
+        description=report.description,
+        photo_urls=[photo_out(u, base)["url"] for u in photos],
+        link=report_link(settings, report.number),
+        mention_mobiles=apply_mention_policy(report, mention_mobiles(report)),
+        anonymous=report.anonymous,
+        reporter_label="居民(已实名)",
+        urgent=report.urgent,
+        level_label=LEVEL_LABELS.get(report.level, ""),
+    )
+
+
+PayloadFn = Callable[[OutboxEvent, Settings], dict]
+PAYLOADS = KindRegistry("a DingTalk payload")
+
+
+def dingtalk_payload(*kinds: str) -> Callable[[PayloadFn], PayloadFn]:
+    """Register the decorated function as the group message of outbox event ``kinds``."""
+    return PAYLOADS.register(*kinds)
+
+
+@dingtalk_payload("report.created")
+def _new_report(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_new_report(report_card(event.report, settings))
+
+
+@dingtalk_payload("report.status_changed")
+def _status_change(event: OutboxEvent, settings: Settings) -> dict:
+    p = event.payload
+    return render.render_status_change(
+        p["number"], STATUS_LABELS.get(p["to"], p["to"]), ACTION_LABELS.get(p["action"], p["action"]),
+        p.get("actor_name", ""), p.get("note"), report_link(settings, p["number"]))
+
+
+class DingtalkBridge:
+    """Sends group messages (custom robot webhooks) and command replies (sessionWebhook)."""
+
+    channel = "dingtalk"
+
+    def __init__(self, settings: Settings, client: RobotClient | None = None, app_client: AppClient | None = None):
+        self.settings = settings
+        self.client = client or RobotClient(timeout=settings.dingtalk.request_timeout_seconds)
+        self.app = AppChannel(settings, app_client)  # groups the county's app created (chat_id)
+
+    def rate_limit(self, target: str) -> int | None:
+        """Messages per rolling minute this target's robot (or app group) may take."""
+        if app_mapping(target) is not None:
+            return self.app.rate_limit(target)
+        return self.settings.dingtalk.rate_limit_per_minute
+
+    def coalescible(self, delivery: Delivery) -> bool:
+        """New-report cards may be merged into digests; updates and replies are not."""
+        return delivery.event_id is not None and delivery.event.kind == "report.created" \
+            and not delivery.target.startswith("dingtalk:reply:")
+
+    def _robot(self, target: str) -> tuple[str, str]:
+        if target == "dingtalk:staging":
+            return self.settings.dingtalk.staging_webhook, self.settings.dingtalk.staging_secret
+        _, owner_kind, code = target.split(":", 2)
+        staging = staging_robot(owner_kind, code)  # the console's per-group staging switch
+        if staging:
+            return staging
+        mapping = GroupMapping.get_or_none((GroupMapping.owner_kind == owner_kind) & (GroupMapping.owner_code == code))
+        if mapping is None or not mapping.enabled:
+            # The console may still map it: wait rather than dead-letter at once.
+            raise RetryLater(f"no DingTalk group mapped for {target}", delay=300)
+        return mapping.webhook, mapping.secret
+
+    def _send(self, target: str, payload: dict, msg_uuid: str | None, now: datetime) -> None:
+        mapping = app_mapping(target)
+        if mapping is not None:  # an app-sent group: chat.send, same outbox and retries
+            self.app.send(mapping, payload, msg_uuid, now)
+            return
+        webhook, secret = self._robot(target)
+        self.client.send(webhook, secret, payload, msg_uuid=msg_uuid, now_ms=int(now.timestamp() * 1000))
+
+    def _payload(self, delivery: Delivery) -> dict:
+        event = delivery.event
+        build = PAYLOADS.get(event.kind)
+        if build is None:
+            raise PermanentFailure(f"dingtalk cannot render event kind {event.kind}")
+        return build(event, self.settings)
+
+    def deliver(self, delivery: Delivery, now: datetime) -> None:
+        """Send one delivery; raises a ``bridges.errors`` exception on failure."""
+        if delivery.event_id is not None and delivery.event.kind == "dingtalk.reply":
+            return self._reply(delivery, now)  # also once rerouted to the group's robot
+        self._send(delivery.target, self._payload(delivery), delivery.msg_uuid, now)
+
+    def _reply(self, delivery: Delivery, now: datetime) -> None:
+        p = delivery.event.payload
+        payload = render.render_text_reply(p["text"], p.get("at_user_id"))
+        now_ms = int(now.timestamp() * 1000)
+        if not delivery.target.startswith("dingtalk:reply:"):
+            # Rerouted (below): the group's robot, under its rate limit, same msgUuid.
+            return self._send(delivery.target, payload, delivery.msg_uuid, now)
+        if self._trusted_session(p.get("session_webhook")) and p.get("session_expires_ms", 0) > now_ms + 5000:
+            try:
+                self.client.send_by_session(p["session_webhook"], payload, now_ms=now_ms)
+                return
+            except PermanentFailure:
+                pass  # the session expired: fall back to the group's own robot below
+        mapping = GroupMapping.get_or_none(GroupMapping.conversation_id == p["conversation_id"])
+        if mapping is None:
+            raise PermanentFailure("reply session expired and the group has no robot mapped")
+        from bridges.routing import group_target
+        from bridges.worker import Reroute
+
+        # The robot may already carry a full minute of cards: queue the reply under its limit
+        # (it goes first, being urgent) instead of sending it beside it into a 130101 block.
+        raise Reroute(group_target(mapping.owner_kind, mapping.owner_code, self.settings).target,
+                      "reply session expired: through the group's robot")
+
+    def _trusted_session(self, url: str | None) -> bool:
+        """Only DingTalk's own host (``dingtalk.api_base_url``) may receive a reply.
+
+        A callback's signature covers only its timestamp, so the ``sessionWebhook`` in its body
+        is not vouched for: never POST to a host the platform does not own.
+        """
+        if not url:
+            return False
+        from urllib.parse import urlsplit
+
+        ours = urlsplit(self.settings.dingtalk.api_base_url)
+        theirs = urlsplit(url)
+        return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)
+
+    def digest_chunks(self, deliveries: list[Delivery]) -> list[list[Delivery]]:
+        """Split coalescible deliveries into groups that each fit one digest message."""
+        cards = {d.id: report_card(d.event.report, self.settings) for d in deliveries}
+        by_card = {id(c): d for d, c in ((d, cards[d.id]) for d in deliveries)}
+        chunks = render.chunk_for_digest(list(cards.values()))
+        return [[by_card[id(c)] for c in chunk] for chunk in chunks]
+
+    def deliver_digest(self, digest: Delivery, members: list[Delivery], now: datetime) -> None:
+        """Send one digest message listing every member report."""
+        cards = [report_card(d.event.report, self.settings) for d in members]
+        payload = render.render_digest(cards, "新上报汇总")  # the title chunk_for_digest measured
+        self._send(digest.target, payload, digest.msg_uuid, now)

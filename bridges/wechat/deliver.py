@@ -1,0 +1,120 @@
+"""The WeChat channel of the worker: report status changes → subscribe messages.
+
+A subscribe message needs a one-time consent the resident granted in the mini-program
+(``POST /api/v1/me/subscriptions``); each message uses one. No consent is not a failure:
+the delivery is skipped (the resident still sees the change in the mini-program).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from bridges.errors import PermanentFailure
+from bridges.errors import PlatformError
+from bridges.errors import Skipped
+from bridges.kinds import KindRegistry
+from miniapp_api.config import Settings
+from miniapp_api.db import write_tx
+from miniapp_api.reports.lifecycle import STATUS_LABELS
+from miniapp_api.models import Delivery
+from miniapp_api.models import OutboxEvent
+from miniapp_api.models import Resident
+from miniapp_api.models import SubscriptionConsent
+from miniapp_api.reports.schemas import LOCAL_TZ
+
+from bridges.wechat import errcodes
+from bridges.wechat.client import WechatClient
+
+# phrase fields take at most 5 Chinese characters (PLATFORMS §5.5).
+_PHRASES = {"pending": "待受理", "accepted": "已受理", "transferred": "已转办", "resolved": "已办结",
+            "closed": "已评价", "rejected": "不予受理"}
+
+
+def _thing(text: str) -> str:
+    """A ``thing`` value: at most 20 characters, never empty."""
+    text = " ".join((text or "").split()) or "进度已更新"
+    return text if len(text) <= 20 else text[:19] + "…"
+
+
+def status_message_data(payload: dict, now: datetime, fields: dict[str, str]) -> dict[str, str]:
+    """The template data of a status change, each value within WeChat's per-type limits."""
+    status = payload["to"]
+    note = payload.get("note") or STATUS_LABELS.get(status, status)
+    return {
+        fields["number"]: payload["number"][:32],
+        fields["status"]: _PHRASES.get(status, "已更新"),
+        fields["note"]: _thing(note),
+        fields["time"]: now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+@dataclass(frozen=True)
+class SubscribeMessage:
+    """What one subscribe message says: template (id from config), data and the page it opens."""
+
+    template_id: str
+    data: dict[str, str]
+    page: str | None = None
+
+
+MessageFn = Callable[[OutboxEvent, Settings], SubscribeMessage]
+MESSAGES = KindRegistry("a WeChat message")
+
+
+def wechat_message(*kinds: str) -> Callable[[MessageFn], MessageFn]:
+    """Register the decorated function as the subscribe message of outbox event ``kinds``."""
+    return MESSAGES.register(*kinds)
+
+
+@wechat_message("report.status_changed")
+def _status_changed(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
+    template = settings.wechat.templates
+    return SubscribeMessage(
+        template.report_status,
+        status_message_data(event.payload, event.created_at, template.report_status_fields),
+        f"pages/report/detail?number={event.payload['number']}")
+
+
+class WechatBridge:
+    channel = "wechat"
+
+    def __init__(self, settings: Settings, client: WechatClient):
+        self.settings = settings
+        self.client = client
+
+    def rate_limit(self, target: str) -> int | None:
+        return None  # WeChat's subscribe-message quotas are per day and far above our volume
+
+    def coalescible(self, delivery: Delivery) -> bool:
+        return False
+
+    def deliver(self, delivery: Delivery, now: datetime) -> None:
+        """Send the resident a subscribe message, using up one consent."""
+        resident_id = int(delivery.target.rsplit(":", 1)[1])
+        resident = Resident.get_or_none(Resident.id == resident_id)
+        if resident is None:
+            raise Skipped("resident no longer exists")
+        build = MESSAGES.get(delivery.event.kind)
+        if build is None:
+            raise PermanentFailure(f"no WeChat message for event kind {delivery.event.kind}")
+        message = build(delivery.event, self.settings)
+        consent = SubscriptionConsent.get_or_none((SubscriptionConsent.resident == resident)
+                                                  & (SubscriptionConsent.template_id == message.template_id))
+        if consent is None or consent.remaining < 1:
+            raise Skipped("no subscribe-message consent left")
+        try:
+            self.client.send_subscribe_message(openid=resident.openid, template_id=message.template_id,
+                                               data=message.data, page=message.page)
+        except PlatformError as err:
+            if err.errcode == 43101:
+                # WeChat says there is no consent: our count was wrong, forget it.
+                SubscriptionConsent.update(remaining=0).where(SubscriptionConsent.id == consent.id).execute()
+                raise Skipped("43101: the resident holds no consent") from None
+            raise errcodes.classify(err.errcode, err.errmsg) from None
+        with write_tx():
+            (SubscriptionConsent.update(remaining=SubscriptionConsent.remaining - 1)
+             .where((SubscriptionConsent.id == consent.id) & (SubscriptionConsent.remaining > 0)).execute())
+
+    def deliver_digest(self, digest, members, now):  # pragma: no cover - never coalescible
+        raise PermanentFailure("wechat deliveries are never coalesced")

@@ -1,0 +1,149 @@
+"""The roster (communities, grids, officials) and the categories, as the console edits them.
+
+Imports and exports go through :mod:`miniapp_api.org.roster_import`, the same code as
+``tongxin import-org``: all or nothing, errors per line, idempotent. A unit administrator may
+import only rows of their own unit (checked here, before the import runs) and exports only
+their own unit's rows.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime
+
+from miniapp_api.db import write_tx
+from miniapp_api.models import Category
+from miniapp_api.models import Official
+from miniapp_api.models import Township
+from miniapp_api.org.roster_import import ImportFailed
+from miniapp_api.org.roster_import import ImportResult
+from miniapp_api.org.roster_import import RowError
+from miniapp_api.org.roster_import import _read_text
+from miniapp_api.org.roster_import import export_org
+from miniapp_api.org.roster_import import import_org
+from miniapp_api.console import audit
+from miniapp_api.console.audit import Who
+from miniapp_api.console.core import FormError
+
+LEVELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
+_CODE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+def _scope_errors(text: str, township: Township) -> list[RowError]:
+    """Rows naming another unit than ``township`` (a unit administrator's import)."""
+    errors = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        for i, record in enumerate(reader):
+            if i == 0 or not any(c.strip() for c in record):
+                continue
+            value = record[0].strip() if record else ""
+            if value not in (township.code, township.name):
+                errors.append(RowError(reader.line_num, f"只能导入本单位（{township.name}）的数据，这一行是“{value}”"))
+    except csv.Error:
+        pass  # the import reports the format error itself
+    return errors
+
+
+def import_roster(who: Who, data: bytes, *, dry_run: bool, scope: str | None, filename: str, now: datetime) -> ImportResult:
+    """Run the import (or its dry run); raises ImportFailed with every error by line."""
+    if not data:
+        raise ImportFailed([RowError(0, "请选择一个 CSV 文件")])
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportFailed([RowError(0, "文件太大（最多 5 MB）")])
+    text = _read_text(data)
+    if scope:
+        township = Township.get(Township.code == scope)
+        errors = _scope_errors(text, township)
+        if errors:
+            raise ImportFailed(errors)
+    result = import_org(text, dry_run=dry_run)
+    if not dry_run:
+        with write_tx():
+            audit.record(who, "roster.import", target=f"roster:{filename[:60]}", township=scope,
+                         after={"rows": result.rows, "communities_created": result.communities_created,
+                                "grids_created": result.grids_created, "officials_created": result.officials_created,
+                                "officials_updated": result.officials_updated}, now=now)
+    return result
+
+
+def export_roster(who: Who, scope: str | None, now: datetime) -> str:
+    """The roster CSV (a unit administrator gets their unit's rows only), audited."""
+    text = export_org()
+    if scope:
+        lines = text.splitlines(keepends=True)
+        text = lines[0] + "".join(line for line in lines[1:] if line.split(",", 1)[0] == scope)
+    with write_tx():
+        audit.record(who, "roster.export", target="roster", township=scope,
+                     after={"rows": max(0, text.count("\n") - 1)}, now=now)
+    return text
+
+
+def set_on_leave(who: Who, official: Official, on_leave: bool, now: datetime) -> None:
+    """Mark an official on leave (the A/B rules then call the B post) or back."""
+    township = official.township.code if official.township_id else None
+    with write_tx():
+        Official.update(on_leave=on_leave).where(Official.id == official.id).execute()
+        audit.record(who, "official.on_leave", target=f"official:{official.id}", township=township,
+                     before={"name": official.name, "on_leave": official.on_leave},
+                     after={"name": official.name, "on_leave": on_leave}, now=now)
+
+
+def _category_values(form: dict) -> dict:
+    errors = {}
+    name = (form.get("name") or "").strip()
+    if not name or len(name) > 40:
+        errors["name"] = "名称不能为空，最多 40 个字"
+    level = form.get("level") or ""
+    if level not in LEVELS:
+        errors["level"] = "请选择首办层级"
+    hours = {}
+    for key, label in (("accept_hours", "受理时限"), ("resolve_hours", "办结时限")):
+        raw = (form.get(key) or "").strip()
+        try:
+            value = float(raw)
+            if not 0 < value <= 24 * 365:
+                raise ValueError
+            hours[key] = value
+        except ValueError:
+            errors[key] = f"{label}应为大于 0、不超过 8760 的小时数"
+    if not errors and hours["resolve_hours"] < hours["accept_hours"]:
+        errors["resolve_hours"] = "办结时限不能短于受理时限"
+    try:
+        sort_order = int(form.get("sort_order") or 0)
+    except ValueError:
+        errors["sort_order"] = "排序应为整数"
+        sort_order = 0
+    if errors:
+        raise FormError(errors)
+    return {"name": name, "level": level, "active": bool(form.get("active")), "sort_order": sort_order, **hours}
+
+
+def _category_dict(c: Category) -> dict:
+    return {"code": c.code, "name": c.name, "level": c.level, "accept_hours": c.accept_hours,
+            "resolve_hours": c.resolve_hours, "active": c.active, "sort_order": c.sort_order}
+
+
+def save_category(who: Who, code: str | None, form: dict, now: datetime) -> Category:
+    """Create (``code`` None: taken from the form) or update a category; audited."""
+    values = _category_values(form)
+    with write_tx():
+        if code is None:
+            new_code = (form.get("code") or "").strip()
+            if not _CODE.match(new_code):
+                raise FormError({"code": "代码为小写字母开头的 1–32 个小写字母、数字、_ 或 -"})
+            if Category.get_or_none(Category.code == new_code):
+                raise FormError({"code": f"代码 {new_code} 已存在"})
+            cat = Category.create(code=new_code, **values)
+            audit.record(who, "category.created", target=f"category:{new_code}", after=_category_dict(cat), now=now)
+            return cat
+        cat = Category.get_or_none(Category.code == code)
+        if cat is None:
+            raise FormError("没有这个类别")
+        before = _category_dict(cat)
+        Category.update(**values).where(Category.id == cat.id).execute()
+        cat = Category.get_by_id(cat.id)
+        audit.record(who, "category.updated", target=f"category:{code}", before=before, after=_category_dict(cat), now=now)
+        return cat

@@ -1,0 +1,256 @@
+"""The report lifecycle, in one place.
+
+::
+
+    pending ──accept──▶ accepted ──resolve──▶ resolved ──rate/close──▶ closed
+       │  ╲               │  ▲   ╲                │
+       │   ╲transfer      │  │    ╲reject         └──reopen──▶ accepted
+       │    ▼             │  │     ▼
+       │  transferred ────┘  │   rejected
+       │     (accept)        │
+       └──reject──▶ rejected └── transfer (from accepted too)
+
+Every channel (WeChat, DingTalk, the console, the system's own passes) changes a report only
+through :func:`apply`. It checks the transition table, updates the row with a compare-and-set
+on the old status (two officials pressing 受理 at once: one wins, the other gets
+``InvalidTransition``), writes one timeline entry and one outbox event, all in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from miniapp_api import outbox
+from miniapp_api.db import database
+from miniapp_api.db import write_tx
+from miniapp_api.errors import Conflict
+from miniapp_api.models import Report
+from miniapp_api.models import TimelineEntry
+from miniapp_api.prepared import Param
+from miniapp_api.prepared import Prepared
+
+
+class Status(StrEnum):
+    PENDING = "pending"          # 待受理
+    ACCEPTED = "accepted"        # 已受理
+    TRANSFERRED = "transferred"  # 已转办 (whistled to a department)
+    RESOLVED = "resolved"        # 已办结
+    CLOSED = "closed"            # 已评价/已关闭
+    REJECTED = "rejected"        # 不予受理
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"      # 上报
+    ACCEPT = "accept"      # 受理
+    RESOLVE = "resolve"    # 办结
+    REJECT = "reject"      # 驳回 / 不予受理
+    TRANSFER = "transfer"  # 转办 (吹哨)
+    RATE = "rate"          # 评价
+    REOPEN = "reopen"      # 重新办理
+    CLOSE = "close"        # 自动关闭 (no rating within the allowed days)
+    # Steps of the escalation ladder (miniapp_api.deadlines): timeline entries that leave the
+    # status as it is (see note_step).
+    REMIND = "remind"        # 催办: the post on duty is reminded before a deadline
+    HANDOVER = "handover"    # AB岗交接: A has not acted (or is on leave), B takes over
+    ESCALATE = "escalate"    # 升级: raised to the next level at the deadline
+    OVERDUE = "overdue"      # 超时督办: missed at the top level, or a whistle not answered
+    FOLLOW_UP = "follow_up"  # 回访: the resident is not satisfied, redone at the same level (重办)
+
+
+class Channel(StrEnum):
+    WECHAT = "wechat"
+    DINGTALK = "dingtalk"
+    CONSOLE = "console"
+    SYSTEM = "system"
+
+
+TRANSITIONS: dict[tuple[Status, Action], Status] = {
+    (Status.PENDING, Action.ACCEPT): Status.ACCEPTED,
+    (Status.TRANSFERRED, Action.ACCEPT): Status.ACCEPTED,
+    (Status.ACCEPTED, Action.RESOLVE): Status.RESOLVED,
+    (Status.PENDING, Action.REJECT): Status.REJECTED,
+    (Status.ACCEPTED, Action.REJECT): Status.REJECTED,
+    (Status.PENDING, Action.TRANSFER): Status.TRANSFERRED,
+    (Status.ACCEPTED, Action.TRANSFER): Status.TRANSFERRED,
+    (Status.RESOLVED, Action.RATE): Status.CLOSED,
+    (Status.RESOLVED, Action.REOPEN): Status.ACCEPTED,
+    (Status.RESOLVED, Action.CLOSE): Status.CLOSED,
+}
+
+OPEN_STATUSES = frozenset({Status.PENDING, Status.ACCEPTED, Status.TRANSFERRED})
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED})
+
+STATUS_LABELS = {
+    Status.PENDING: "待受理",
+    Status.ACCEPTED: "已受理",
+    Status.TRANSFERRED: "已转办",
+    Status.RESOLVED: "已办结",
+    Status.CLOSED: "已评价",
+    Status.REJECTED: "不予受理",
+}
+
+ACTION_LABELS = {
+    Action.SUBMIT: "上报",
+    Action.ACCEPT: "受理",
+    Action.RESOLVE: "办结",
+    Action.REJECT: "驳回",
+    Action.TRANSFER: "转办",
+    Action.RATE: "评价",
+    Action.REOPEN: "重新办理",
+    Action.CLOSE: "自动关闭",
+    Action.REMIND: "催办",
+    Action.HANDOVER: "AB岗交接",
+    Action.ESCALATE: "逐级上报",
+    Action.OVERDUE: "超时督办",
+    Action.FOLLOW_UP: "回访重办",
+}
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+    message = "该问题当前状态下不能执行此操作"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and through which channel. ``kind``: resident, official, admin or system."""
+
+    kind: str
+    name: str
+    channel: Channel
+    id: str = ""
+
+    @classmethod
+    def system(cls, name: str = "系统") -> "Actor":
+        return cls("system", name, Channel.SYSTEM)
+
+
+def next_status(current: str, action: str) -> Status:
+    """The status after ``action`` from ``current``, or raise :class:`InvalidTransition`."""
+    try:
+        return TRANSITIONS[(Status(current), Action(action))]
+    except (KeyError, ValueError):
+        raise InvalidTransition(
+            f"该问题{STATUS_LABELS.get(current, current)}，不能{ACTION_LABELS.get(action, action)}"
+        ) from None
+
+
+# A report is inserted once per submission; compiled once (see ``prepared``).
+_INSERT_REPORT = Prepared(lambda: Report.insert(
+    **{f.name: Param(f.name, f) for f in Report._meta.sorted_fields if not f.primary_key}).returning(Report.id))
+_INSERT_ENTRY = Prepared(lambda: TimelineEntry.insert(
+    **{f.name: Param(f.name, f) for f in TimelineEntry._meta.sorted_fields if not f.primary_key}))
+
+
+def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: dict | None = None) -> Report:
+    """Insert a new report (``pending``) with its deadline clock, its first timeline entry and
+    its outbox event; returns it with its id.
+
+    ``report`` is an unsaved :class:`Report` holding what the resident gave (its
+    ``category`` and ``township`` best as instances, which cost no query). Call inside a
+    write transaction. ``plan`` is the deadline plan ``planner.plan_submission`` made for
+    it; a caller makes it beforehand to keep its reads out of the write lock, otherwise it
+    is made here. When the content check has not run yet (``checked`` false) the event asks
+    the worker to check it first; no group sees the report before that.
+    """
+    from miniapp_api.deadlines import planner  # late: the planner builds on this module
+
+    if not database.in_transaction():
+        raise RuntimeError("lifecycle.submit must run inside a write transaction")
+    report.status = Status.PENDING
+    report.__data__.update(plan if plan is not None else planner.plan_submission(report, now))
+    data = report.__data__
+    report.id = _INSERT_REPORT.scalar(**{f.name: data.get(f.name) for f in Report._meta.sorted_fields
+                                         if not f.primary_key})
+    report._dirty.clear()
+    _INSERT_ENTRY.execute(
+        report=report.id, at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
+        actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note="",
+    )
+    kind = "report.created" if checked else "report.content_check"
+    outbox.record(kind, {"number": report.number}, report=report, now=now,
+                  priority=outbox.URGENT if report.urgent else outbox.NORMAL)
+    return report
+
+
+def apply(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
+          changes: dict | None = None) -> Report:
+    """Move ``report`` through ``action``; return the updated report.
+
+    ``changes`` are extra column values set with the status (``reply``, ``rating_score``,
+    ``department`` …). Timestamps ``accepted_at``/``resolved_at``/``closed_at`` are set here.
+    """
+    old = report.status
+    new = next_status(old, action)
+    values = dict(changes or {})
+    values.update(status=new, updated_at=now)
+    if new == Status.ACCEPTED and action == Action.ACCEPT:
+        values.setdefault("accepted_at", now)
+    if new == Status.RESOLVED:
+        values["resolved_at"] = now
+    if new in FINAL_STATUSES:
+        values["closed_at"] = now
+    with write_tx():
+        updated = (Report.update(**values)
+                   .where((Report.id == report.id) & (Report.status == old))
+                   .execute())
+        if updated != 1:
+            # Someone else changed it first: report from the status it has now.
+            fresh = Report.get_by_id(report.id)
+            next_status(fresh.status, action)  # raises if no longer allowed
+            raise InvalidTransition("该问题刚刚已被他人处理，请刷新后再试")
+        TimelineEntry.create(
+            report=report, at=now, status=new, action=action, channel=actor.channel,
+            actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note=note,
+        )
+        outbox.record(
+            "report.status_changed",
+            {"number": report.number, "from": old, "to": str(new), "action": str(action),
+             "note": note, "actor_name": actor.name, "actor_kind": actor.kind,
+             "channel": str(actor.channel)},
+            report=report, now=now,
+            priority=outbox.URGENT if report.urgent else outbox.NORMAL,
+        )
+        _after_change(report, old, new, action, actor, now, values)
+    return Report.get_by_id(report.id)
+
+
+def _after_change(report: Report, old, new, action, actor: Actor, now: datetime, changes: dict) -> None:
+    """Start, move or stop the report's deadline clock, in the same transaction."""
+    from miniapp_api.deadlines import planner  # late: the planner builds on this module
+
+    planner.after_change(report, old, new, action, actor, now, changes)
+
+
+def note_step(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
+              event_kind: str | None = None, payload: dict | None = None,
+              priority: int | None = None) -> None:
+    """Record a step that leaves the status as it is (a reminder, an A→B handover, an
+    escalation, a follow-up): one timeline entry and, with ``event_kind``, one outbox event.
+
+    Must run inside the caller's write transaction, with the change the step stands for.
+    """
+    if not database.in_transaction():
+        raise RuntimeError("note_step must run inside the transaction of the step it records")
+    entry, event = step_rows(report, action, actor, now, note=note, event_kind=event_kind, payload=payload,
+                             priority=priority)
+    TimelineEntry.create(**entry)
+    if event:
+        outbox.record(event["kind"], event["payload"], report=report, now=now, priority=event["priority"])
+
+
+def step_rows(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",
+              event_kind: str | None = None, payload: dict | None = None,
+              priority: int | None = None) -> tuple[dict, dict | None]:
+    """The timeline row and outbox row (None without ``event_kind``) of :func:`note_step`, for
+    callers that write many steps at once (``TimelineEntry.insert_many``, ``outbox.record_many``)."""
+    entry = dict(report=report.id, at=now, status=report.status, action=str(action), channel=str(actor.channel),
+                 actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note=note)
+    if not event_kind:
+        return entry, None
+    body = {"number": report.number, "action": str(action), "note": note}
+    body.update(payload or {})
+    return entry, dict(kind=event_kind, payload=body, report=report.id, created_at=now,
+                       priority=priority if priority is not None else
+                       (outbox.URGENT if report.urgent else outbox.NORMAL))

@@ -1,0 +1,287 @@
+"""The ``/api/v1`` blueprint, request validation and the OpenAPI document built from the code.
+
+Views are declared with :func:`route`, which
+
+* validates the JSON body (``body=``) and query string (``query=``) with pydantic models and
+  answers 422 ``validation_failed`` naming the field, in Chinese, before the view runs;
+* requires a resident's bearer token unless ``auth=False``;
+* records the operation (models, answers, errors) for ``GET /api/v1/openapi.json``, so the
+  document is generated from the same models that validate requests.
+
+``GET /api/v1/docs`` renders the document with Swagger UI served from the installed
+``swagger-ui-bundle`` package: no internet needed.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Callable
+
+from flask import Blueprint
+from flask import Response
+from flask import jsonify
+from flask import request
+from flask import send_from_directory
+from pydantic import BaseModel
+from pydantic import ValidationError
+
+from miniapp_api.errors import BadRequest
+from miniapp_api.errors import ValidationFailed
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+# Chinese wording for pydantic's error types; anything unlisted gets the generic sentence.
+_MESSAGES = {
+    "missing": "缺少必填项",
+    "string_too_short": "内容太短或为空",
+    "string_too_long": "内容太长",
+    "string_type": "应为文字",
+    "int_type": "应为整数",
+    "int_parsing": "应为整数",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "bool_type": "应为是或否",
+    "bool_parsing": "应为是或否",
+    "list_type": "应为列表",
+    "dict_type": "应为对象",
+    "model_type": "应为对象",
+    "too_long": "数量太多",
+    "too_short": "数量太少",
+    "greater_than_equal": "数值太小",
+    "less_than_equal": "数值太大",
+    "greater_than": "数值太小",
+    "less_than": "数值太大",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "string_pattern_mismatch": "格式不正确",
+    "extra_forbidden": "不认识的字段",
+    "finite_number": "应为有限数字",
+}
+
+
+def validation_error(err: ValidationError) -> ValidationFailed:
+    """Turn pydantic's first error into our 422 with a Chinese message and the field path."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if p != "__root__")
+    custom = first.get("ctx", {}).get("error") if first["type"] == "value_error" else None
+    text = str(custom) if custom else _MESSAGES.get(first["type"], "格式不正确")
+    return ValidationFailed(f"{loc}：{text}" if loc else text, field=loc or None)
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: dict[int, str] = field(default_factory=dict)
+    auth: bool = True
+    multipart: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _find_nul(value: Any, path: str = "") -> str | None:
+    """The path of the first string (or key) holding a NUL character, which no database
+    column can store (PostgreSQL refuses it outright)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            sub = f"{path}.{k}" if path else str(k)
+            if "\x00" in str(k):
+                return sub
+            found = _find_nul(v, sub)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = _find_nul(v, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
+
+
+def _refuse_nul(data: Any) -> None:
+    where = _find_nul(data)
+    if where is not None:
+        raise ValidationFailed(f"{where}：不能包含空字符", field=where or None)
+
+
+def _parse_body(model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if not raw:
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("请求体不是有效的 JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("请求体应为 JSON 对象")
+    _refuse_nul(data)
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise validation_error(err) from None
+
+
+def _parse_query(model: type[BaseModel]) -> BaseModel:
+    args = request.args.to_dict()
+    _refuse_nul(args)
+    try:
+        return model.model_validate(args)
+    except ValidationError as err:
+        raise validation_error(err) from None
+
+
+def route(rule: str, method: str, *, summary: str, tag: str, body=None, query=None, response=None,
+          status: int = 200, errors: dict[int, str] | None = None, auth: bool = True,
+          multipart: bool = False, headers: dict[str, str] | None = None) -> Callable:
+    """Declare an API operation: validation, authentication and its OpenAPI entry."""
+    op = Operation(rule, method.upper(), summary, tag, body, query, response, status,
+                   dict(errors or {}), auth, multipart, dict(headers or {}))
+    OPERATIONS.append(op)
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if op.auth:
+                from miniapp_api.web.auth import current_resident  # late: auth imports this module
+
+                kwargs["resident"] = current_resident()
+            if op.body is not None:
+                kwargs["body"] = _parse_body(op.body)
+            if op.query is not None:
+                kwargs["query"] = _parse_query(op.query)
+            return view(**kwargs)
+
+        bp.add_url_rule(rule, endpoint=f"{view.__name__}_{op.method.lower()}", view_func=wrapper,
+                        methods=[op.method])
+        return wrapper
+
+    return decorator
+
+
+# --- the OpenAPI document -----------------------------------------------------------------
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "field": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+def _schema_ref(model: type[BaseModel], components: dict) -> dict:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, sub in schema.pop("$defs", {}).items():
+        components[name] = sub
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def build_openapi(server_url: str = "/") -> dict:
+    """The OpenAPI 3.1 document of every operation declared with :func:`route`."""
+    paths: dict[str, dict] = {}
+    components: dict[str, dict] = {"Error": _ERROR_SCHEMA}
+    for op in OPERATIONS:
+        path = bp.url_prefix + op.rule
+        params = []
+        for part in op.rule.split("/"):
+            if part.startswith("<"):
+                name = part.strip("<>").split(":")[-1]
+                path = path.replace(part, "{" + name + "}")
+                params.append({"name": name, "in": "path", "required": True,
+                               "schema": {"type": "string", "maxLength": 32}})
+        if op.query is not None:
+            qschema = op.query.model_json_schema()
+            for name, prop in qschema.get("properties", {}).items():
+                params.append({"name": name, "in": "query",
+                               "required": name in qschema.get("required", []), "schema": prop})
+        for name, desc in op.headers.items():
+            params.append({"name": name, "in": "header", "required": False,
+                           "schema": {"type": "string", "maxLength": 128}, "description": desc})
+        entry: dict[str, Any] = {"summary": op.summary, "tags": [op.tag], "parameters": params,
+                                 "operationId": f"{op.method.lower()}_{op.rule.strip('/').replace('/', '_').replace('<', '').replace('>', '')}"}
+        if op.body is not None:
+            entry["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema_ref(op.body, components)}}}
+        if op.multipart:
+            entry["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+        ok: dict[str, Any] = {"description": "成功"}
+        if op.response is not None:
+            ok["content"] = {"application/json": {"schema": _schema_ref(op.response, components)}}
+        responses: dict[str, Any] = {str(op.status): ok}
+        errs = dict(op.errors)
+        if op.auth:
+            errs.setdefault(401, "未登录或登录已失效")
+            entry["security"] = [{"bearer": []}]
+        if op.body is not None or op.query is not None:
+            errs.setdefault(422, "输入有误 (validation_failed)")
+        if op.body is not None:
+            errs.setdefault(400, "请求体不是 JSON")
+        for code, desc in sorted(errs.items()):
+            responses[str(code)] = {"description": desc, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        entry["responses"] = responses
+        paths.setdefault(path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "同心 Tongxin mini-program API", "version": "1.0.0",
+                 "description": "居民小程序接口：登录、随手拍、进度查询、评价。错误统一为 {\"error\": {\"code\", \"message\"}}。"},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI 3 document of this API."""
+    return jsonify(build_openapi())
+
+
+_DOCS_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>同心 API 文档</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="docs/assets/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="docs/assets/swagger-ui-bundle.js"></script>
+<script src="docs/assets/init.js"></script></body></html>"""
+
+_DOCS_INIT = "window.ui = SwaggerUIBundle({url: 'openapi.json', dom_id: '#swagger-ui', deepLinking: true});"
+
+
+@bp.get("/docs")
+def docs_page():
+    """A human-readable page of the OpenAPI document; every asset is served locally."""
+    return Response(_DOCS_PAGE, mimetype="text/html")
+
+
+@bp.get("/docs/assets/<path:name>")
+def docs_asset(name: str):
+    if name == "init.js":
+        return Response(_DOCS_INIT, mimetype="application/javascript")
+    import swagger_ui_bundle
+
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, name, max_age=86400)

@@ -1,0 +1,62 @@
+"""Inbound platform callbacks: ``POST /callbacks/dingtalk`` (officials' @robot commands).
+
+The signature headers are verified before the body is read or parsed: a forged or stale
+callback is answered 401 and changes nothing.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from flask import Blueprint
+from flask import Flask
+from flask import jsonify
+from flask import request
+
+from bridges.dingtalk.inbound import CallbackRejected
+from bridges.dingtalk.inbound import CallbackRequest
+from bridges.dingtalk.inbound import parse_callback
+from bridges.dingtalk.signing import verify_callback
+
+from miniapp_api.reports import commands as official_commands
+from miniapp_api.web import context as services
+from miniapp_api.errors import ApiError
+from miniapp_api.errors import error_response
+from miniapp_api.models import utcnow
+
+log = logging.getLogger(__name__)
+bp = Blueprint("callbacks", __name__, url_prefix="/callbacks")
+
+MAX_CALLBACK_BYTES = 256 * 1024
+
+
+@bp.post("/dingtalk")
+def dingtalk():
+    """An official @-mentioned the robot in a group."""
+    settings = services.get().settings
+    now = utcnow()
+    now_ms = int(now.timestamp() * 1000)
+    app_secret = settings.dingtalk.app_secret
+    if not verify_callback(app_secret, request.headers.get("timestamp"), request.headers.get("sign"), now_ms):
+        return error_response(ApiError("签名无效或已过期", code="invalid_signature", status=401))
+    if (request.content_length or 0) > MAX_CALLBACK_BYTES:
+        return error_response(ApiError("请求体太大", code="payload_too_large", status=413))
+    try:
+        msg = parse_callback(CallbackRequest(dict(request.headers), request.get_data()), app_secret, now_ms)
+    except CallbackRejected as err:
+        code = "invalid_signature" if err.status == 401 else "bad_callback"
+        return error_response(ApiError("回调无效", code=code, status=err.status))
+    signature = hashlib.sha256(f"{request.headers.get('timestamp')}\n{request.headers.get('sign')}".encode()).hexdigest()
+    try:
+        reply = official_commands.handle(msg, now, signature)
+    except official_commands.ReplayedSignature:
+        log.warning("refused a replayed callback signature")
+        return error_response(ApiError("签名已被使用", code="replayed_signature", status=401))
+    return jsonify({"ok": True, "duplicate": reply is None})
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    from miniapp_api.web import dingtalk_events  # POST /callbacks/dingtalk/events (event subscription)
+
+    dingtalk_events.init_app(app)

@@ -1,0 +1,113 @@
+"""Thin views: validate (done by ``api.route``), call one service function, serialize."""
+from __future__ import annotations
+
+from flask import request
+
+from miniapp_api.web import context as services
+from miniapp_api.web.api import route
+from miniapp_api.errors import ValidationFailed
+from miniapp_api.models import Report
+from miniapp_api.models import Resident
+from miniapp_api.models import TimelineEntry
+from miniapp_api.models import utcnow
+from miniapp_api.reports.schemas import RatingIn
+from miniapp_api.reports.schemas import ReopenIn
+from miniapp_api.reports.schemas import ReportDetailOut
+from miniapp_api.reports.schemas import ReportIn
+from miniapp_api.reports.schemas import ReportList
+from miniapp_api.reports.schemas import ReportListQuery
+from miniapp_api.reports.schemas import ReportOut
+from miniapp_api.reports.schemas import iso
+from miniapp_api.reports.uploads import photo_out
+from miniapp_api.reports import service
+
+_NUMBER_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
+
+
+def report_out(report, photos: list, base_url: str) -> dict:
+    """A report in the contract's shape (CONTRACT §3). ``report`` is a :class:`Report` or a
+    row of :data:`service.LIST_FIELDS` (the list endpoint reads only the columns it shows)."""
+    if isinstance(report, Report):
+        category = (report.category.code, report.category.name)
+        township = (report.township.code, report.township.name)
+    else:
+        category = (report.category_code, report.category_name)
+        township = (report.township_code, report.township_name)
+    return {
+        "number": report.number,
+        "status": report.status,
+        "category": {"code": category[0], "name": category[1]},
+        "description": report.description,
+        "township": {"code": township[0], "name": township[1]},
+        "location": {"lat": report.lat, "lng": report.lng, "address": report.address},
+        "photos": [photo_out(u, base_url) for u in photos],
+        "anonymous": report.anonymous,
+        "created_at": iso(report.created_at),
+        "updated_at": iso(report.updated_at),
+        "reply": report.reply,
+        "rating": ({"score": report.rating_score, "comment": report.rating_comment or ""}
+                   if report.rating_score is not None else None),
+    }
+
+
+def report_detail_out(report: Report, base_url: str) -> dict:
+    body = report_out(report, service.photos_of(report.resident_id, [report.id])[report.id], base_url)
+    entries = TimelineEntry.select().where(TimelineEntry.report == report).order_by(TimelineEntry.id)
+    body["timeline"] = [
+        {"at": iso(e.at), "status": e.status, "action": e.action, "channel": e.channel,
+         "actor": {"kind": e.actor_kind, "name": e.actor_name}, "note": e.note}
+        for e in entries
+    ]
+    return body
+
+
+def _number(number: str) -> str:
+    if len(number) > 32 or not set(number) <= _NUMBER_CHARS:
+        raise ValidationFailed("number：编号格式不正确", field="number")
+    return number
+
+
+@route("/reports", "POST", summary="随手拍：上报一个问题", tag="reports", body=ReportIn, response=ReportOut,
+       status=201, headers={"Idempotency-Key": "同一 key + 同一内容只产生一条上报"},
+       errors={409: "idempotency_key_reused", 422: "validation_failed / content_rejected",
+               429: "daily_limit_exceeded"})
+def create_report(resident: Resident, body: ReportIn):
+    svc = services.get()
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= 128 and key.isprintable() and key.isascii()):
+        raise ValidationFailed("Idempotency-Key：应为 1–128 个可见 ASCII 字符", field="Idempotency-Key")
+    report, photos, created = service.create_report(svc, resident, body, key, utcnow())
+    body_out = report_out(report, photos, svc.settings.server.public_base_url)
+    headers = {} if created else {"Idempotent-Replayed": "true"}
+    return body_out, 201, headers
+
+
+@route("/reports", "GET", summary="我的上报（最新在前，游标分页）", tag="reports", query=ReportListQuery,
+       response=ReportList)
+def list_reports(resident: Resident, query: ReportListQuery):
+    rows, next_cursor = service.list_own_reports(resident, query.cursor, query.limit)
+    photos = service.photos_of(resident.id, [r.id for r in rows])
+    base = services.get().settings.server.public_base_url
+    return {"items": [report_out(r, photos[r.id], base) for r in rows], "next_cursor": next_cursor}
+
+
+@route("/reports/<number>", "GET", summary="一条上报的详情和办理过程", tag="reports",
+       response=ReportDetailOut, errors={404: "report_not_found"})
+def get_report(resident: Resident, number: str):
+    report = service.get_own_report(resident, _number(number))
+    return report_detail_out(report, services.get().settings.server.public_base_url)
+
+
+@route("/reports/<number>/rating", "POST", summary="评价已办结的问题（随即关闭）", tag="reports",
+       body=RatingIn, response=ReportDetailOut, errors={404: "report_not_found", 409: "invalid_transition"})
+def rate_report(resident: Resident, number: str, body: RatingIn):
+    report = service.rate_report(resident, _number(number), body, utcnow())
+    return report_detail_out(report, services.get().settings.server.public_base_url)
+
+
+@route("/reports/<number>/reopen", "POST", summary="问题未解决，要求重新办理", tag="reports",
+       body=ReopenIn, response=ReportDetailOut, errors={404: "report_not_found", 409: "invalid_transition"})
+def reopen_report(resident: Resident, number: str, body: ReopenIn):
+    svc = services.get()
+    report = service.reopen_report(resident, _number(number), body, svc.settings.reports.reopen_days, utcnow())
+    return report_detail_out(report, svc.settings.server.public_base_url)
