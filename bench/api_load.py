@@ -21,6 +21,8 @@ from statistics import median
 
 import requests
 
+from bench.app import BenchRow
+from bench.common import BODY
 from bench.common import ROOT
 from bench.common import PY
 from bench.common import Proc
@@ -32,12 +34,10 @@ from bench.common import tongxin
 from bench.common import wait_http
 from bench.common import write_config
 from bench.common import wrk
-
-BODY = {"category": "sanitation", "township": "t01", "description": "压测：小区门口垃圾堆积，请尽快清理",
-        "location": {"lat": 43.345, "lng": 125.305, "address": "人民大街 18 号"}}
-
+from miniapp_api.db import bind
 
 def lua_post(path: Path, tokens: list[str]) -> Path:
+    """A wrk script posting BODY with the tokens in turn."""
     toks = ",".join(f'"{t}"' for t in tokens)
     path.write_text(f"""
 local tokens = {{{toks}}}
@@ -53,6 +53,7 @@ end
 
 
 def lua_get(path: Path, token: str, url_path: str, method: str = "GET") -> Path:
+    """A wrk script requesting ``url_path`` with one token."""
     path.write_text(f"""
 wrk.method = "{method}"
 wrk.path = "{url_path}"
@@ -62,6 +63,7 @@ wrk.headers["Authorization"] = "Bearer {token}"
 
 
 def main() -> None:
+    """Run the benchmark and print its Markdown table."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
@@ -83,9 +85,6 @@ def main() -> None:
     cfg = write_config(work / "config.toml", db_url=db_url, wechat_url=f"http://127.0.0.1:{wx_port}",
                        dingtalk_url="http://127.0.0.1:9", townships=["t01", "t02"])
     tongxin(cfg, "init-db")
-    from bench.app import BenchRow  # noqa: F401  (table created below through the app's database)
-    from miniapp_api.db import bind
-
     db = bind(db_url)
     db.connect()
     db.create_tables([BenchRow], safe=True)

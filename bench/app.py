@@ -15,9 +15,9 @@ from flask import jsonify
 from peewee import CharField
 from peewee import Model
 
-from bench.api_load import BODY
+from bench.common import BODY
 from miniapp_api import create_app
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
 from miniapp_api.models import UtcDateTimeField
@@ -26,27 +26,33 @@ from miniapp_api.reports.moderation import checked_text
 
 
 class BenchRow(Model):
+    """The row the insert reference endpoint writes."""
+
     note = CharField(max_length=64)
     created_at = UtcDateTimeField(default=utcnow)
 
     class Meta:
+        """Kept in Tongxin's database, in its own table."""
+
         database = database
         table_name = "bench_row"
 
 
 bp = Blueprint("bench", __name__, url_prefix="/bench")
 
-# What a submission of bench.api_load.BODY sends to msgSecCheck.
+# What a submission of bench.common.BODY sends to msgSecCheck.
 CHECK_TEXT = checked_text(BODY["description"], BODY["location"]["address"])
 
 
 @bp.get("/bare")
 def bare():
+    """A bare Flask JSON answer."""
     return jsonify({"ok": True})
 
 
 @bp.post("/insert")
 def insert():
+    """Insert one row and commit."""
     with write_tx():
         row = BenchRow.create(note="reference")
     return jsonify({"id": row.id}), 201
@@ -56,13 +62,15 @@ def insert():
 def check():
     # The same call, text and timeout as a submission's (reports.service._content_verdict),
     # for a resident the benchmark logged in.
-    svc = services.get()
+    """Only the content check a submission makes."""
+    svc = collaborators.current()
     verdict = svc.wechat.msg_sec_check(openid="o-bench-0", content=CHECK_TEXT, scene=3,
                                        timeout=svc.settings.wechat.content_check_timeout_seconds)
     return jsonify({"suggest": verdict.suggest})
 
 
 def create_bench_app():
+    """Tongxin's app plus the reference endpoints (for gunicorn)."""
     app = create_app()
     app.register_blueprint(bp)
     return app

@@ -51,11 +51,13 @@ def shown(state, cid: str) -> list[tuple[str, float]]:
 
 
 def pct(values: list[float], p: float) -> float:
+    """The ``p``-th percentile of ``values``."""
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def main() -> None:
+    """Run the benchmark and print its Markdown table."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")

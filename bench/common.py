@@ -17,14 +17,21 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 BIN = Path(PY).parent
 
+# The report every benchmark submission sends (bench.api_load), and whose text bench.app's
+# reference endpoint checks.
+BODY = {"category": "sanitation", "township": "t01", "description": "压测：小区门口垃圾堆积，请尽快清理",
+        "location": {"lat": 43.345, "lng": 125.305, "address": "人民大街 18 号"}}
+
 
 def free_port() -> int:
+    """A free TCP port on the loopback interface."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def machine() -> str:
+    """A one-line description of this machine (cores, CPU, memory, OS, Python)."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -42,7 +49,7 @@ def fresh_database(kind: str, name: str, work: Path, pg_url: str) -> str:
     database dropped and created anew)."""
     if kind == "sqlite":
         return f"sqlite:///{work / 'bench.db'}"
-    import psycopg2
+    import psycopg2  # only for --db postgres: SQLite runs need no PostgreSQL driver
 
     conn = psycopg2.connect(pg_url)
     conn.autocommit = True
@@ -55,6 +62,7 @@ def fresh_database(kind: str, name: str, work: Path, pg_url: str) -> str:
 
 def write_config(path: Path, *, db_url: str, wechat_url: str, dingtalk_url: str, townships: list[str],
                  extra: str = "") -> Path:
+    """Write a Tongxin configuration for a benchmark run; returns its path."""
     lines = [
         "[server]", 'secret_key = "bench-secret-key-0123456789abcdef"', 'public_base_url = "http://127.0.0.1"', "",
         "[database]", f'url = "{db_url}"', "",
@@ -83,6 +91,7 @@ class Proc:
                                   stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL)."""
         try:
             os.killpg(self.p.pid, signal.SIGTERM)
             self.p.wait(timeout=15)
@@ -94,6 +103,7 @@ class Proc:
 
 
 def wait_http(url: str, timeout: float = 30) -> None:
+    """Wait until ``url`` answers, or raise after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -106,11 +116,13 @@ def wait_http(url: str, timeout: float = 30) -> None:
 
 
 def tongxin(cfg: Path, *args: str) -> None:
+    """Run one ``tongxin`` command with this configuration, raising on failure."""
     subprocess.run([PY, "-m", "miniapp_api.cli", "--config", str(cfg), *args], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)
 
 
 def gunicorn(cfg: Path, port: int, workers: int, threads: int, log: Path) -> Proc:
+    """Start Tongxin under gunicorn (gthread, as in production)."""
     return Proc([str(BIN / "gunicorn"), "bench.app:create_bench_app()", "--worker-class", "gthread",
                  "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
                  "--timeout", "30", "--log-level", "warning"], env={"TONGXIN_CONFIG": str(cfg)}, log=log)

@@ -39,8 +39,21 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import fresh_database  # noqa: E402
 from bench.common import machine  # noqa: E402
+from miniapp_api import migrations  # noqa: E402
 from miniapp_api.config import parse_settings  # noqa: E402
-from miniapp_api.reports.schemas import LOCAL_TZ  # noqa: E402
+from miniapp_api.db import bind  # noqa: E402
+from miniapp_api.db import database  # noqa: E402
+from miniapp_api.db import write_tx  # noqa: E402
+from miniapp_api.deadlines.scheduler import run_pass  # noqa: E402
+from miniapp_api.deadlines.stats import report_stats  # noqa: E402
+from miniapp_api.models import Category  # noqa: E402
+from miniapp_api.models import Community  # noqa: E402
+from miniapp_api.models import Department  # noqa: E402
+from miniapp_api.models import Grid  # noqa: E402
+from miniapp_api.models import Official  # noqa: E402
+from miniapp_api.models import Township  # noqa: E402
+from miniapp_api.org.seed import apply_config  # noqa: E402
+from miniapp_api.time import LOCAL_TZ  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
 MONTH = (date(2026, 10, 1), date(2026, 10, 31))
@@ -54,6 +67,7 @@ CHUNK = 50_000
 
 
 def settings_for(db_url: str):
+    """The example county's settings, on ``db_url``."""
     dt = "http://127.0.0.1:9"
     return parse_settings({
         "server": {"secret_key": "bench-secret-key-0123456789abcdef", "public_base_url": "https://tongxin.bench"},
@@ -100,18 +114,6 @@ def _ts(dt: datetime | None) -> str | None:
 
 def load(db_url: str, settings, n_reports: int, n_open: int, due_share: float, seed: int) -> dict:
     """Schema, organisation, residents, reports, ratings and steps; returns row counts."""
-    from miniapp_api import migrations
-    from miniapp_api.db import bind
-    from miniapp_api.db import database
-    from miniapp_api.db import write_tx
-    from miniapp_api.models import Category
-    from miniapp_api.models import Community
-    from miniapp_api.models import Department
-    from miniapp_api.models import Grid
-    from miniapp_api.models import Official
-    from miniapp_api.models import Township
-    from miniapp_api.org.seed import apply_config
-
     rnd = random.Random(seed)
     bind(db_url)
     database.connect()
@@ -226,14 +228,14 @@ def load(db_url: str, settings, n_reports: int, n_open: int, due_share: float, s
 
 
 def percentile(values: list[float], p: float) -> float:
+    """The ``p``-th percentile of ``values`` (nearest rank)."""
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
     return ordered[k]
 
 
 def time_stats(runs: int) -> dict:
-    from miniapp_api.deadlines.stats import report_stats
-
+    """Time the county-wide statistics of one month, ``runs`` times each grouping."""
     out = {}
     for by in ("township", "township_category"):
         report_stats(*MONTH, by=by, now=NOW)  # warm the cache once
@@ -251,9 +253,6 @@ def time_stats(runs: int) -> dict:
 def time_scheduler(settings, catch_up_share: float, seed: int) -> dict:
     """The steady pass (the due share of the load), an idle pass, then a catch-up pass: another
     ``catch_up_share`` of the open reports made due at once, as after the worker was down."""
-    from miniapp_api.db import database
-    from miniapp_api.deadlines.scheduler import run_pass
-
     def timed():
         t = time.perf_counter()
         summary = run_pass(settings, NOW, limit=1_000_000, digests=False)
@@ -272,6 +271,7 @@ def time_scheduler(settings, catch_up_share: float, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Load, time and print the Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reports", type=int, default=1_000_000)
     ap.add_argument("--open", type=int, default=100_000, help="open reports (the newest ones)")

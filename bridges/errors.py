@@ -32,6 +32,8 @@ class PlatformError(BridgeError):
 
 
 class RetryLater(BridgeError):
+    """A transient failure: try again, after ``delay`` seconds when given (else the worker's backoff)."""
+
     def __init__(self, reason: str, delay: float | None = None, errcode=None):
         self.delay = delay
         self.errcode = errcode
@@ -39,6 +41,8 @@ class RetryLater(BridgeError):
 
 
 class RateLimited(BridgeError):
+    """The platform or our own limiter said "not now": wait ``retry_after`` seconds; no attempt is used up."""
+
     def __init__(self, reason: str, retry_after: float, errcode=None):
         self.retry_after = retry_after
         self.errcode = errcode
@@ -46,6 +50,8 @@ class RateLimited(BridgeError):
 
 
 class PermanentFailure(BridgeError):
+    """Retrying cannot help (bad target, invalid message): dead-letter it."""
+
     def __init__(self, reason: str, errcode=None):
         self.errcode = errcode
         super().__init__(reason)

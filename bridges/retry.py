@@ -18,4 +18,5 @@ def backoff_seconds(attempts: int, first: float, maximum: float, rand: float | N
 
 
 def next_attempt_at(attempts: int, now: datetime, first: float, maximum: float, rand: float | None = None) -> datetime:
+    """When attempt ``attempts + 1`` is due: ``now`` plus :func:`backoff_seconds`."""
     return now + timedelta(seconds=backoff_seconds(attempts, first, maximum, rand))

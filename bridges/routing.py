@@ -15,11 +15,15 @@ Targets are strings ``<channel>:<kind>:<code>``; the channel's bridge resolves t
 webhook at send time, so the console's edits apply to deliveries already queued. Under the
 staging switch every group target becomes ``dingtalk:staging``.
 
-Other features register their kinds with :func:`routes` in their own modules.
+These report kinds are this module's own. Other features keep their rules in their own table
+(``bridges.kinds.Kinds``), which composition installs with :func:`add_routes`
+(``bridges.registry``). :class:`Reroute` lives here too: a bridge raises it, the worker acts
+on it, and both import it from this lower module.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 
@@ -34,11 +38,24 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Target:
+    """One place a delivery goes: its channel (``dingtalk``, ``wechat``, ``system``) and target string."""
+
     channel: str
     target: str
 
 
+class Reroute(Exception):
+    """Raised by a bridge to move a delivery to another target of its channel, due at once
+    (not an attempt). DingTalk: a reply whose sessionWebhook expired goes through the group's
+    own robot, so it must queue under that robot's per-minute limit, not beside it."""
+
+    def __init__(self, target: str, reason: str = ""):
+        self.target = target
+        super().__init__(reason or f"rerouted to {target}")
+
+
 def group_target(owner_kind: str, code: str, settings: Settings) -> Target:
+    """The DingTalk group target of a unit, department or the county (the staging group when set)."""
     if settings.dingtalk.staging_webhook:
         return Target("dingtalk", "dingtalk:staging")
     return Target("dingtalk", f"dingtalk:{owner_kind}:{code}")
@@ -48,16 +65,13 @@ RouteFn = Callable[[OutboxEvent, Settings], list[Target]]
 _ROUTES = KindRegistry("a route")
 
 
-def routes(*kinds: str) -> Callable[[RouteFn], RouteFn]:
-    """Register the decorated function as the fan-out rule of ``kinds``.
-
-    Features (deadlines, notices, …) register their own event kinds in their own modules,
-    listed in ``bridges/features/__init__.py``.
-    """
-    return _ROUTES.register(*kinds)
+def add_routes(table: Mapping[str, RouteFn]) -> None:
+    """Install a feature's fan-out rules (``Kinds.routes``); installing them again is a no-op."""
+    _ROUTES.add_all(table)
 
 
 def known_kinds() -> frozenset[str]:
+    """Every event kind that has a fan-out rule."""
     return frozenset(_ROUTES)
 
 
@@ -75,17 +89,17 @@ def _announced(report: Report) -> bool:
     return report.moderation in ("pass", "review")
 
 
-@routes("report.content_check")
+@_ROUTES.register("report.content_check")
 def _content_check(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [Target("system", "system:content_check")]
 
 
-@routes("dingtalk.reply")
+@_ROUTES.register("dingtalk.reply")
 def _reply(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [Target("dingtalk", f"dingtalk:reply:{event.payload['conversation_id']}")]
 
 
-@routes("report.created")
+@_ROUTES.register("report.created")
 def _report_created(event: OutboxEvent, settings: Settings) -> list[Target]:
     report = event.report
     if report.level == "department" and report.department_id:
@@ -93,7 +107,7 @@ def _report_created(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [group_target("township", report.township.code, settings)]
 
 
-@routes("report.status_changed")
+@_ROUTES.register("report.status_changed")
 def _status_changed(event: OutboxEvent, settings: Settings) -> list[Target]:
     report = event.report
     out: list[Target] = []

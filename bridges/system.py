@@ -1,45 +1,46 @@
-"""The worker's own channel: work that must happen before anything is announced."""
+"""The worker's own channel: work that must happen before anything is announced.
+
+A ``system:<name>`` target names a task. ``system:content_check`` is this module's own;
+features keep theirs in their table (``bridges.kinds.Kinds.system_task``), which composition
+installs with :func:`add_tasks`.
+"""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Callable
 
 from bridges.errors import PermanentFailure
+from bridges.kinds import TASK_DEPENDENCIES
+from bridges.kinds import KindRegistry
 from miniapp_api.models import Delivery
 from miniapp_api.reports.moderation import finish_check
 
-
 TaskFn = Callable[[Delivery, object, datetime], None]
-TASKS: dict[str, TaskFn] = {}
+TASKS = KindRegistry("a system task")
 #: Tasks whose second argument is the settings rather than the WeChat client.
 _TAKES_SETTINGS: set[str] = set()
 
 
-def system_task(target: str, *, takes: str = "wechat") -> Callable[[TaskFn], TaskFn]:
-    """Register the decorated function as the handler of ``system:<name>`` target ``target``.
-
-    The task is called ``fn(delivery, dependency, now)``; ``takes`` names the dependency:
-    ``"wechat"`` (the WeChat client, the default) or ``"settings"`` (tasks that build their
-    own platform client, such as the DingTalk roster events).
-    """
-    if takes not in ("wechat", "settings"):
-        raise ValueError("takes must be 'wechat' or 'settings'")
-
-    def register(fn: TaskFn) -> TaskFn:
-        TASKS[target] = fn
-        if takes == "settings":
+def add_tasks(tasks: Mapping[str, TaskFn], takes: Mapping[str, str]) -> None:
+    """Install a feature's tasks (``Kinds.system``) with what each takes (``Kinds.takes``)."""
+    for target, fn in tasks.items():
+        dependency = takes.get(target, "wechat")
+        if dependency not in TASK_DEPENDENCIES:
+            raise ValueError("takes must be 'wechat' or 'settings'")
+        TASKS.add(target, fn)
+        if dependency == "settings":
             _TAKES_SETTINGS.add(target)
-        return fn
-
-    return register
 
 
-@system_task("system:content_check")
+@TASKS.register("system:content_check")
 def _content_check(delivery: Delivery, wechat, now: datetime) -> None:
     finish_check(delivery.event.report, wechat, now)
 
 
 class SystemBridge:
+    """The ``system`` channel: runs the task its target names, never rate-limited or merged."""
+
     channel = "system"
 
     def __init__(self, wechat, settings=None):
@@ -47,9 +48,11 @@ class SystemBridge:
         self.settings = settings
 
     def rate_limit(self, target: str) -> int | None:
+        """No limit: the tasks run in this process."""
         return None
 
     def coalescible(self, delivery: Delivery) -> bool:
+        """Never: each task runs on its own."""
         return False
 
     def deliver(self, delivery: Delivery, now: datetime) -> None:
@@ -60,4 +63,5 @@ class SystemBridge:
         task(delivery, self.settings if delivery.target in _TAKES_SETTINGS else self.wechat, now)
 
     def deliver_digest(self, digest, members, now):  # pragma: no cover - never coalescible
+        """Never called: system tasks are never coalesced."""
         raise PermanentFailure("system tasks are never coalesced")

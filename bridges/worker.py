@@ -18,6 +18,9 @@ One pass (:meth:`Worker.run_once`) does, for a given ``now``:
 A worker killed mid-send leaves rows in ``sending``; their lease runs out and the next pass
 sends them again with the same ``msgUuid``, which DingTalk uses to drop the duplicate.
 Time is a parameter everywhere, so tests step it instead of sleeping.
+
+The worker knows no feature and no platform: composition (``bridges.registry.build_worker``)
+hands it the channels' bridges and the periodic passes (the schedulers) it runs after fan-out.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -38,6 +42,7 @@ from miniapp_api.config import Settings
 from miniapp_api.db import database
 from miniapp_api.db import is_postgres
 from miniapp_api.db import write_tx
+from miniapp_api.passes import PassCounts
 from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import RobotState
@@ -45,6 +50,7 @@ from miniapp_api.models import utcnow
 
 from bridges import retry
 from bridges import routing
+from bridges.routing import Reroute
 from bridges.errors import PermanentFailure
 from bridges.errors import RateLimited
 from bridges.errors import RetryLater
@@ -61,18 +67,10 @@ LEASE_SECONDS = 60.0
 _MSG_UUID_NS = uuid.UUID("5b0c4b36-8f39-4f55-9c1c-7b2a3f1e9d10")
 
 
-class Reroute(Exception):
-    """Raised by a bridge to move a delivery to another target of its channel, due at once
-    (not an attempt). DingTalk: a reply whose sessionWebhook expired goes through the group's
-    own robot, so it must queue under that robot's per-minute limit, not beside it."""
-
-    def __init__(self, target: str, reason: str = ""):
-        self.target = target
-        super().__init__(reason or f"rerouted to {target}")
-
-
 @dataclass
-class PassResult:
+class PassResult(PassCounts):
+    """What one pass did (or the sum of several, see :meth:`Worker.drain`)."""
+
     fanned_out: int = 0
     sent: int = 0
     retried: int = 0
@@ -85,6 +83,7 @@ class PassResult:
 
     @property
     def did_something(self) -> bool:
+        """Whether anything was fanned out, sent, retried, dead-lettered, skipped, merged or moved."""
         return any((self.fanned_out, self.sent, self.retried, self.dead, self.skipped, self.coalesced, self.rerouted))
 
 
@@ -112,16 +111,24 @@ def _due(now: datetime):
             | ((Delivery.state == "sending") & (Delivery.claimed_until < now)))
 
 
-class Worker:
-    """Delivers the outbox. Build one per process (or thread) with :func:`build_worker`."""
+#: A periodic pass (a scheduler) the worker runs with the pass's time, after fan-out.
+PeriodicPass = Callable[[datetime], object]
 
-    def __init__(self, settings: Settings, bridges: dict, *, worker_id: str | None = None, rand=None):
+
+class Worker:
+    """Delivers the outbox. Build one per process (or thread) with ``bridges.registry.build_worker``.
+
+    ``bridges`` is ``{channel: bridge}``; ``passes`` are run on every pass, in order.
+    """
+
+    def __init__(self, settings: Settings, bridges: dict, *, passes: Iterable[PeriodicPass] = (),
+                 worker_id: str | None = None, rand=None):
         self.settings = settings
         self.bridges = bridges
+        self.passes: list[PeriodicPass] = list(passes)
         # host:pid:thread, within Delivery.claimed_by's 64 characters (pod names can be 63 long).
         self.worker_id = worker_id or f"{_host()}:{os.getpid()}:{threading.get_ident() % 100000}"
         self.rand = rand
-        self.scheduler_hooks: list = []
 
     # --- 1. fan-out ------------------------------------------------------------------------
 
@@ -145,6 +152,7 @@ class Worker:
     # --- 2. claim ---------------------------------------------------------------------------
 
     def due_targets(self, now: datetime) -> list[str]:
+        """Targets with deliveries due at ``now``, most urgent first."""
         rows = (Delivery.select(Delivery.target, fn.MAX(Delivery.priority).alias("p"), fn.MIN(Delivery.id).alias("first"))
                 .where(_due(now)).group_by(Delivery.target)
                 .order_by(fn.MAX(Delivery.priority).desc(), fn.MIN(Delivery.id)))
@@ -334,7 +342,7 @@ class Worker:
     # --- the loop ---------------------------------------------------------------------------
 
     def run_once(self, now: datetime | None = None, *, clock: Callable[[], datetime] | None = None) -> PassResult:
-        """One pass: fan out, run scheduler hooks, claim and send per target.
+        """One pass: fan out, run the periodic passes, claim and send per target.
 
         The time is read from ``clock`` (the real clock by default) afresh for each target
         and each send: a pass that serves many robots takes seconds, and a robot's budget
@@ -348,8 +356,8 @@ class Worker:
         result = PassResult()
         database.connect(reuse_if_open=True)
         result.fanned_out = self.fan_out(start)
-        for hook in self.scheduler_hooks:
-            hook(start)
+        for periodic in self.passes:
+            periodic(start)
         for target in self.due_targets(start):
             claimed = self.claim(target, clock(), result)
             for i, delivery in enumerate(claimed):
@@ -422,8 +430,7 @@ class Worker:
         self.expire_dead_leases(utcnow())
         for _ in range(max_passes):
             r = self.run_once()
-            for name in ("fanned_out", "sent", "retried", "dead", "skipped", "coalesced", "rate_limited"):
-                setattr(total, name, getattr(total, name) + getattr(r, name))
+            total.add(r, ("fanned_out", "sent", "retried", "dead", "skipped", "coalesced", "rate_limited"))
             if not r.did_something:
                 break
         return total
@@ -448,18 +455,4 @@ class Worker:
                 database.close()
                 stop.wait(self.settings.worker.poll_seconds)
         log.info("worker %s stopped", self.worker_id)
-
-
-def build_worker(settings: Settings, *, wechat=None, worker_id: str | None = None) -> Worker:
-    """A worker with the registered bridges for ``settings`` (see ``bridges.registry``)."""
-    from miniapp_api.community import run_pass as community_pass
-
-    from bridges.registry import build_bridges
-
-    worker = Worker(settings, build_bridges(settings, wechat=wechat), worker_id=worker_id)
-    worker.scheduler_hooks.append(lambda now: community_pass(now, settings))  # notices and campaigns
-    from miniapp_api.deadlines.scheduler import SchedulerHook
-
-    worker.scheduler_hooks.append(SchedulerHook(settings))  # deadlines, escalation, daily digests
-    return worker
 

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import sys
+import threading
+from datetime import datetime
+from datetime import timezone
 
 import click
 
+from bridges.registry import build_worker
+from miniapp_api import create_app
+from miniapp_api import deliveries
+from miniapp_api import migrations
+from miniapp_api.community import scheduler as community_scheduler
 from miniapp_api.config import ConfigError
 from miniapp_api.config import Settings
 from miniapp_api.config import load_settings
+from miniapp_api.console.security import AccountError
+from miniapp_api.console.security import create_admin
+from miniapp_api.db import bind
+from miniapp_api.deadlines import emergency
+from miniapp_api.deadlines import scheduler as deadline_scheduler
+from miniapp_api.errors import NotFound
+from miniapp_api.models import utcnow
+from miniapp_api.models.console import AdminUser
+from miniapp_api.org import roster_import
+from miniapp_api.org import sync
+from miniapp_api.org.seed import apply_config
+from miniapp_api.time import LOCAL_TZ
+from miniapp_api.time import iso
+from miniapp_api.wiring import build_collaborators
+from miniapp_api.wiring import register_domain_hooks
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -21,8 +46,6 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _open_db(settings: Settings):
-    from miniapp_api.db import bind
-
     db = bind(settings.database.url)
     db.connect(reuse_if_open=True)
     return db
@@ -39,6 +62,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
+    register_domain_hooks()  # the deadline clocks follow every status change the commands make
 
 
 @main.command("check-config")
@@ -54,9 +78,6 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def init_db(ctx: click.Context) -> None:
     """Create or upgrade the schema (idempotent) and apply the config's organisation."""
-    from miniapp_api import migrations
-    from miniapp_api.org.seed import apply_config
-
     settings = _settings(ctx)
     db = _open_db(settings)
     try:
@@ -77,8 +98,6 @@ def init_db(ctx: click.Context) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int) -> None:
     """Run the API with the development server (production: gunicorn, see README)."""
-    from miniapp_api import create_app
-
     app = create_app(_settings(ctx))
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
@@ -89,21 +108,17 @@ def serve(ctx: click.Context, host: str, port: int) -> None:
 @click.pass_context
 def import_org_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
     """Import the roster of communities, grids and officials from a UTF-8 CSV (all or nothing)."""
-    from miniapp_api.org.roster_import import ImportFailed
-    from miniapp_api.org.roster_import import format_result
-    from miniapp_api.org.roster_import import import_org
-
     db = _open_db(_settings(ctx))
     try:
-        result = import_org(path, dry_run=dry_run)
-    except ImportFailed as err:
+        result = roster_import.import_org(path, dry_run=dry_run)
+    except roster_import.ImportFailed as err:
         for e in err.errors:
             click.echo(f"line {e.line}: {e.message}", err=True)
         click.echo(f"导入失败，未做任何修改 / import failed, nothing applied ({len(err.errors)} errors)", err=True)
         sys.exit(1)
     finally:
         db.close()
-    click.echo(format_result(result))
+    click.echo(roster_import.format_result(result))
 
 
 @main.command("worker")
@@ -111,14 +126,9 @@ def import_org_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
 @click.pass_context
 def worker_cmd(ctx: click.Context, drain: bool) -> None:
     """Deliver outbox events to DingTalk and WeChat until stopped (SIGTERM/SIGINT)."""
-    import signal
-    import threading
-
-    from bridges.worker import build_worker
-
     settings = _settings(ctx)
     _open_db(settings)
-    worker = build_worker(settings)
+    worker = build_worker(settings, wechat=build_collaborators(settings).wechat)
     if drain:
         total = worker.drain()
         click.echo(f"drained: {total.fanned_out} events fanned out, {total.sent} sent, {total.retried} to retry, "
@@ -143,13 +153,10 @@ def deliveries_group() -> None:
 @click.pass_context
 def deliveries_list(ctx: click.Context, state: str, target: str | None, limit: int) -> None:
     """List deliveries with their attempts and last error."""
-    from miniapp_api.deliveries import list_deliveries
-    from miniapp_api.deliveries import summary
-
     _open_db(_settings(ctx))
-    for line in summary():
+    for line in deliveries.summary():
         click.echo(line)
-    for d in list_deliveries(state, target, limit):
+    for d in deliveries.list_deliveries(state, target, limit):
         click.echo(f"#{d.id}\t{d.state}\t{d.target}\tattempts={d.attempts}\terrcode={d.last_errcode or '-'}\t"
                    f"{(d.last_error or '')[:120]}")
 
@@ -161,12 +168,10 @@ def deliveries_list(ctx: click.Context, state: str, target: str | None, limit: i
 @click.pass_context
 def deliveries_requeue(ctx: click.Context, ids: tuple[int, ...], all_dead: bool, target: str | None) -> None:
     """Give dead deliveries a fresh set of attempts, due now."""
-    from miniapp_api.deliveries import requeue
-
     if not ids and not all_dead:
         raise click.UsageError("name delivery ids or use --all-dead")
     _open_db(_settings(ctx))
-    n = requeue(list(ids), all_dead=all_dead, target=target)
+    n = deliveries.requeue(list(ids), all_dead=all_dead, target=target)
     click.echo(f"re-queued {n} deliveries")
 
 
@@ -178,7 +183,7 @@ def deliveries_requeue(ctx: click.Context, ids: tuple[int, ...], all_dead: bool,
 @click.option("--dingtalk-port", default=9102, show_default=True, type=int, help="Port of the fake DingTalk.")
 def demo_cmd(host: str, port: int, workdir: str, wechat_port: int, dingtalk_port: int) -> None:
     """Run the whole product locally: API, worker thread, fake WeChat and DingTalk, demo data."""
-    from miniapp_api.demo import run_demo
+    from miniapp_api.demo import run_demo  # not at the top: the demo loads the fakes, which no other command needs
 
     run_demo(host=host, port=port, workdir=workdir, wechat_port=wechat_port, dingtalk_port=dingtalk_port)
 
@@ -188,11 +193,6 @@ def demo_cmd(host: str, port: int, workdir: str, wechat_port: int, dingtalk_port
 
 def _parse_now(text: str | None):
     """``--now``: ISO 8601; without an offset it is Beijing time (Asia/Shanghai)."""
-    from datetime import datetime
-    from datetime import timezone
-
-    from miniapp_api.reports.schemas import LOCAL_TZ
-
     if not text:
         return datetime.now(timezone.utc)
     try:
@@ -212,20 +212,13 @@ def _parse_now(text: str | None):
 @click.pass_context
 def scheduler_cmd(ctx: click.Context, once: bool, now_text: str | None) -> None:
     """Deadline reminders, A/B handovers, escalations, daily digests, notice and campaign steps."""
-    import signal
-    import threading
-
-    from miniapp_api import community
-    from miniapp_api.deadlines.scheduler import run_pass
-    from miniapp_api.reports.schemas import iso
-
     settings = _settings(ctx)
     _open_db(settings)
     if once:
         now = _parse_now(now_text)
-        summary = run_pass(settings, now)
+        summary = deadline_scheduler.run_pass(settings, now)
         click.echo(f"scheduler pass at {iso(now)}: {summary}")
-        click.echo(f"notices and campaigns: {community.run_pass(now, settings)}")
+        click.echo(f"notices and campaigns: {community_scheduler.run_pass(now, settings)}")
         return
     if now_text:
         raise click.UsageError("--now goes with --once")
@@ -234,8 +227,8 @@ def scheduler_cmd(ctx: click.Context, once: bool, now_text: str | None) -> None:
         signal.signal(sig, lambda *_: stop.set())
     while not stop.is_set():
         now = _parse_now(None)
-        run_pass(settings, now)
-        community.run_pass(now, settings)
+        deadline_scheduler.run_pass(settings, now)
+        community_scheduler.run_pass(now, settings)
         stop.wait(settings.deadlines.scheduler_interval_seconds)
 
 
@@ -245,11 +238,6 @@ def scheduler_cmd(ctx: click.Context, once: bool, now_text: str | None) -> None:
 @click.pass_context
 def emergency_cmd(ctx: click.Context, state: str, township: str | None) -> None:
     """平战一键转换: emergency mode on or off, county-wide or for one unit."""
-    import os
-
-    from miniapp_api.deadlines import emergency
-    from miniapp_api.errors import NotFound
-
     _open_db(_settings(ctx))
     if state == "status":
         result = emergency.state()
@@ -281,11 +269,6 @@ def emergency_cmd(ctx: click.Context, state: str, township: str | None) -> None:
 def create_admin_cmd(ctx: click.Context, username: str, display_name: str | None, role: str, township: str | None,
                      password_stdin: bool) -> None:
     """Create a console administrator (the first account: a county_admin)."""
-    from miniapp_api.console.security import AccountError
-    from miniapp_api.console.security import create_admin
-    from miniapp_api.models import utcnow
-    from miniapp_api.models.console import AdminUser
-
     db = _open_db(_settings(ctx))
     try:
         if not db.table_exists(AdminUser._meta.table_name):
@@ -309,24 +292,18 @@ def create_admin_cmd(ctx: click.Context, username: str, display_name: str | None
 def sync_dingtalk_cmd(ctx: click.Context, dry_run: bool) -> None:
     """Fill officials' DingTalk user ids from the organisation (match by mobile); mark leavers
     inactive. All or nothing: any conflict and nothing is applied (docs/dingtalk-app.md)."""
-    import os
-
-    from miniapp_api.org.sync import SyncFailed
-    from miniapp_api.org.sync import format_result
-    from miniapp_api.org.sync import sync_dingtalk
-
     settings = _settings(ctx)
     db = _open_db(settings)
     try:
-        result = sync_dingtalk(dry_run=dry_run, settings=settings, source="cli", actor=os.environ.get("USER", "")[:40])
-    except SyncFailed as err:
+        result = sync.sync_dingtalk(dry_run=dry_run, settings=settings, source="cli", actor=os.environ.get("USER", "")[:40])
+    except sync.SyncFailed as err:
         if err.result is not None:
-            click.echo(format_result(err.result), err=True)
+            click.echo(sync.format_result(err.result), err=True)
         click.echo(f"同步失败，未做任何修改 / sync failed, nothing applied: {err}", err=True)
         sys.exit(1)
     finally:
         db.close()
-    click.echo(format_result(result))
+    click.echo(sync.format_result(result))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ from pydantic import Field
 from pydantic import ValidationError
 from pydantic import field_validator
 from pydantic import model_validator
+from pydantic_core import InitErrorDetails
 
 ENV_PREFIX = "TONGXIN__"
 _PLACEHOLDER = re.compile(r"^(|\.\.\.|<.*>|change[-_ ]?me.*|xxx+|todo|placeholder)$", re.I)
@@ -50,6 +51,8 @@ class _Section(BaseModel):
 
 
 class ServerSettings(_Section):
+    """``[server]``: the secret key, the public base URL, how long a login lasts."""
+
     secret_key: str = Field(min_length=16)
     public_base_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     token_ttl_hours: int = Field(default=24 * 7, ge=1, le=24 * 90)
@@ -63,10 +66,14 @@ class ServerSettings(_Section):
 
 
 class DatabaseSettings(_Section):
+    """``[database]``: the database URL."""
+
     url: str = Field(pattern=r"^(sqlite|postgres|postgresql)://")
 
 
 class ReportsSettings(_Section):
+    """``[reports]``: daily limit, reopening window, description and photo limits."""
+
     daily_limit_per_resident: int = Field(default=20, ge=1, le=10_000)
     reopen_days: int = Field(default=7, ge=0, le=365)
     description_max_chars: int = Field(default=1000, ge=10, le=2500)
@@ -74,6 +81,8 @@ class ReportsSettings(_Section):
 
 
 class UploadsSettings(_Section):
+    """``[uploads]``: where photos are kept, how large they may be, thumbnail size."""
+
     dir: str = "var/uploads"
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
     max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
@@ -81,6 +90,8 @@ class UploadsSettings(_Section):
 
 
 class WechatTemplates(_Section):
+    """``[wechat.templates]``: the subscribe-message templates and their fields."""
+
     report_status: str = Field(min_length=1)
     # The keys of the report_status template's fields, as chosen in the WeChat console.
     # number: character_string (tracking number), status: phrase (≤5 汉字),
@@ -124,6 +135,8 @@ class WechatTemplates(_Section):
 
 
 class WechatSettings(_Section):
+    """``[wechat]``: the mini-program's credentials, API base, templates, timeouts."""
+
     appid: str = Field(pattern=r"^wx[0-9A-Za-z_-]{2,30}$")
     secret: str = Field(min_length=1)
     api_base_url: str = Field(pattern=r"^https?://")
@@ -143,6 +156,8 @@ class WechatSettings(_Section):
 
 
 class DingtalkSettings(_Section):
+    """``[dingtalk]``: the app's credentials, robot limits and digests, staging, the app's sync."""
+
     api_base_url: str = Field(pattern=r"^https?://")
     app_key: str = Field(min_length=1)
     app_secret: str = Field(min_length=1)
@@ -222,8 +237,6 @@ class GroupSettings(_Section):
         if isinstance(data, dict) and data.get("chat_id") is None:
             missing = [k for k in ("webhook", "secret") if data.get(k) is None]
             if missing:
-                from pydantic_core import InitErrorDetails
-
                 raise ValidationError.from_exception_data(
                     cls.__name__, [InitErrorDetails(type="missing", loc=(k,), input=data) for k in missing])
         return data
@@ -236,6 +249,8 @@ class GroupSettings(_Section):
 
 
 class TownshipSettings(_Section):
+    """One ``[[townships]]`` entry: a unit and its DingTalk group."""
+
     code: str = Field(pattern=_CODE)
     name: str = Field(min_length=1, max_length=40)
     kind: Literal["town", "street"]
@@ -243,12 +258,16 @@ class TownshipSettings(_Section):
 
 
 class DepartmentSettings(_Section):
+    """One ``[[departments]]`` entry: a department and its DingTalk group."""
+
     code: str = Field(pattern=_CODE)
     name: str = Field(min_length=1, max_length=40)
     dingtalk: GroupSettings | None = None
 
 
 class CategorySettings(_Section):
+    """One ``[[categories]]`` entry: a problem category, its level and deadlines."""
+
     code: str = Field(pattern=_CODE)
     name: str = Field(min_length=1, max_length=40)
     # The level of the duty list that handles this category first.
@@ -273,6 +292,8 @@ DEFAULT_CATEGORIES: tuple[dict[str, Any], ...] = (
 
 
 class WorkerSettings(_Section):
+    """``[worker]``: the delivery worker's polling, retries and batch size."""
+
     poll_seconds: float = Field(default=0.5, gt=0, le=60)
     max_attempts: int = Field(default=10, ge=1, le=100)
     first_retry_seconds: float = Field(default=5, gt=0)
@@ -281,6 +302,8 @@ class WorkerSettings(_Section):
 
 
 class NoticesSettings(_Section):
+    """``[notices]``: acknowledgement and escalation hours, the county group, body length."""
+
     # A unit that has not acknowledged a notice (收到 <number>) within ack_hours is reminded
     # in its group; after escalate_hours the county group is told which units are missing.
     ack_hours: float = Field(default=24, gt=0, le=24 * 30)
@@ -297,6 +320,8 @@ class NoticesSettings(_Section):
 
 
 class CampaignsSettings(_Section):
+    """``[campaigns]``: defaults, counts, reminders and check-in of campaigns."""
+
     checkin_code_seconds: int = Field(default=60, ge=15, le=3600)  # the code rotates this often
     checkin_radius_m: int = Field(default=500, ge=20, le=20_000)  # default radius around the place
     checkin_early_minutes: int = Field(default=30, ge=0, le=24 * 60)  # check-in opens this early
@@ -312,6 +337,8 @@ class CampaignsSettings(_Section):
 
 
 class AdminSettings(_Section):
+    """``[admin]``: the bearer token of the admin API (unset: console sessions only)."""
+
     # A bearer token for scripts and the admin API (county administrator rights). Leave it
     # unset to allow admin API calls only from console sessions.
     api_token: str | None = Field(default=None, min_length=24)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse
 
 from peewee import Database
@@ -50,8 +51,6 @@ def make_database(url: str) -> Database:
         path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else parsed.path
         if path in ("", ":memory:"):
             return _Sqlite(":memory:", pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-        from pathlib import Path
-
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return _PooledSqlite(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
     if parsed.scheme in ("postgres", "postgresql"):
@@ -157,20 +156,3 @@ def write_tx():
         with database.atomic():
             yield
 
-
-def init_app(app) -> None:
-    """Open a connection per request and close it afterwards."""
-
-    from flask import request
-
-    @app.before_request
-    def _connect():
-        # The health checks decide for themselves whether the database answers.
-        if request.endpoint in ("healthz", "readyz"):
-            return
-        database.connect(reuse_if_open=True)
-
-    @app.teardown_appcontext
-    def _close(exc):
-        if not database.is_closed():
-            database.close()

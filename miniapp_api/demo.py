@@ -20,10 +20,29 @@ import threading
 import tomllib
 from pathlib import Path
 
-import requests
 from flask import Blueprint
 from flask import jsonify
 from flask import send_from_directory
+from werkzeug.serving import make_server
+
+from bridges.fakes.dingtalk import add_roster_members
+from bridges.fakes.dingtalk import create_fake_dingtalk
+from bridges.fakes.dingtalk import groups_from_tongxin_config
+from bridges.fakes.dingtalk_app import org_from_roster
+from bridges.fakes.serve import serve_in_thread
+from bridges.fakes.wechat import FakeWechatState
+from bridges.fakes.wechat import create_fake_wechat
+from bridges.registry import build_worker
+from miniapp_api import create_app
+from miniapp_api import migrations
+from miniapp_api.config import load_settings
+from miniapp_api.console.security import create_admin
+from miniapp_api.db import database
+from miniapp_api.models import utcnow
+from miniapp_api.models.console import AdminUser
+from miniapp_api.org.roster_import import ImportFailed
+from miniapp_api.org.roster_import import import_org
+from miniapp_api.org.seed import apply_config
 
 PORTS = {"wechat": 9101, "dingtalk": 9102}
 APPID = "wxdemo0000000000"
@@ -117,7 +136,7 @@ def write_roster(workdir: Path) -> Path:
     return path
 
 
-def demo_blueprint(wechat_url: str) -> Blueprint:
+def demo_blueprint(wechat: FakeWechatState) -> Blueprint:
     """``/demo/``: a page standing in for the mini-program (it asks the fake WeChat for a login
     code the way ``wx.login()`` would, then uses the real API)."""
     bp = Blueprint("demo", __name__, static_folder="demo_static", url_prefix="/demo")
@@ -128,11 +147,9 @@ def demo_blueprint(wechat_url: str) -> Blueprint:
 
     @bp.post("/login-code")
     def login_code():
-        resp = requests.post(f"{wechat_url}/_fake/login-code", json={"openid": "o-demo-resident"}, timeout=5)
-        code = resp.json()["code"]
+        code, _ = wechat.issue_login_code("o-demo-resident")
         # The resident also taps 允许 for status notifications (wx.requestSubscribeMessage).
-        requests.post(f"{wechat_url}/_fake/consents", timeout=5,
-                      json={"openid": "o-demo-resident", "template_id": TEMPLATE_ID, "count": 20})
+        wechat.grant_consent("o-demo-resident", TEMPLATE_ID, 20)
         return jsonify({"code": code, "template_id": TEMPLATE_ID})
 
     return bp
@@ -140,10 +157,6 @@ def demo_blueprint(wechat_url: str) -> Blueprint:
 
 def _demo_admin(workdir: Path) -> str:
     """A county administrator ``demo`` for the console; its password is kept in the work dir."""
-    from miniapp_api.console.security import create_admin
-    from miniapp_api.models import utcnow
-    from miniapp_api.models.console import AdminUser
-
     secret = workdir / "admin-password.txt"
     if not secret.exists():
         secret.write_text("Tongxin-" + secrets.token_urlsafe(9) + "\n", encoding="utf-8")
@@ -156,50 +169,30 @@ def _demo_admin(workdir: Path) -> str:
 def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo",
              wechat_port: int = PORTS["wechat"], dingtalk_port: int = PORTS["dingtalk"]) -> None:
     """Start everything and block until Ctrl-C (or SIGTERM)."""
-    from werkzeug.serving import make_server
-
-    from bridges.fakes.dingtalk import _add_roster
-    from bridges.fakes.dingtalk import _groups_from_tongxin_config
-    from bridges.fakes.dingtalk import create_fake_dingtalk
-    from bridges.fakes.serve import serve_in_thread
-    from bridges.fakes.wechat import create_fake_wechat
-    from bridges.worker import build_worker
-
-    from miniapp_api import create_app
-    from miniapp_api import migrations
-    from miniapp_api.config import load_settings
-    from miniapp_api.db import database
-    from miniapp_api.org.roster_import import ImportFailed
-    from miniapp_api.org.roster_import import import_org
-    from miniapp_api.org.seed import apply_config
-
     wd = Path(workdir)
     ports = {"wechat": wechat_port, "dingtalk": dingtalk_port}
     cfg_path = write_config(wd, host, port, ports)
     roster = write_roster(wd)
     settings = load_settings(cfg_path, environ={})
 
-    wechat = serve_in_thread(create_fake_wechat(APPID, WECHAT_SECRET, templates={TEMPLATE_ID: TEMPLATE_FIELDS}),
-                             port=wechat_port)
+    fake_wx_app = create_fake_wechat(APPID, WECHAT_SECRET, templates={TEMPLATE_ID: TEMPLATE_FIELDS})
+    wechat = serve_in_thread(fake_wx_app, port=wechat_port)
     fake_dt_app = create_fake_dingtalk(app_key=DT_APP_KEY, app_secret=DT_APP_SECRET,
                                        callback_url=f"http://{host}:{port}/callbacks/dingtalk")
     state = fake_dt_app.extensions["fake_dingtalk"]
-    _, groups = _groups_from_tongxin_config(str(cfg_path))
-    _add_roster(groups, str(roster))
-    for g in groups:
-        state.add_group(g["conversation_id"], g["title"] + "工作群", g["access_token"], g["secret"], g["members"])
+    _, groups = groups_from_tongxin_config(str(cfg_path))
+    add_roster_members(groups, str(roster))
+    state.add_groups(groups, title_suffix="工作群")
     # The app side: the roster's officials are the organisation's members; member changes made
     # on the fake's page are pushed to Tongxin's event subscription (docs/dingtalk-app.md).
-    from bridges.fakes.dingtalk_app import org_from_roster
-
     org_from_roster(state.app, str(roster))
     if settings.dingtalk.event_token:
-        state.app.event_token, state.app.event_aes_key = settings.dingtalk.event_token, settings.dingtalk.event_aes_key
-        state.app.events_url = f"http://{host}:{port}/callbacks/dingtalk/events"
+        state.app.configure(event_token=settings.dingtalk.event_token, event_aes_key=settings.dingtalk.event_aes_key,
+                            events_url=f"http://{host}:{port}/callbacks/dingtalk/events")
     dingtalk = serve_in_thread(fake_dt_app, port=dingtalk_port)
 
     app = create_app(settings)
-    app.register_blueprint(demo_blueprint(wechat.base_url))
+    app.register_blueprint(demo_blueprint(fake_wx_app.extensions["fake_wechat"]))
     database.connect(reuse_if_open=True)
     migrations.upgrade()
     apply_config(settings)

@@ -1,4 +1,4 @@
-"""API errors in the contract's shape, and the handlers that guarantee no HTML and no 500 page.
+"""API errors in the contract's shape: the domain raises them, the web renders them.
 
 ::
 
@@ -9,22 +9,16 @@
      ├── ValidationFailed 422      ├── TooManyRequests 429
      └── ServiceUnavailable 503
 
-Every error renders as ``{"error": {"code", "message"[, "field"]}}`` with a Chinese message.
-Werkzeug's own HTTP errors (404 for an unknown path, 405, …) get the same shape, and an
-unexpected exception is logged and answered 500 in the same shape, never with a trace.
+Every error renders as ``{"error": {"code", "message"[, "field"]}}`` with a Chinese message
+(:meth:`ApiError.to_dict`). The Flask handlers that do the rendering, for these and for
+werkzeug's own errors, live in :mod:`miniapp_api.web.errors`: this module imports no Flask.
 """
 from __future__ import annotations
 
-import logging
-
-from flask import Flask
-from flask import jsonify
-from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
-
 
 class ApiError(Exception):
+    """An error the API answers with ``status`` and ``{"error": {code, message[, field]}}``."""
+
     status = 400
     code = "bad_request"
     message = "请求有误"
@@ -39,6 +33,7 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def to_dict(self) -> dict:
+        """The contract's error body."""
         body = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
@@ -46,81 +41,60 @@ class ApiError(Exception):
 
 
 class BadRequest(ApiError):
+    """The request is malformed (400)."""
+
     status, code, message = 400, "bad_request", "请求格式有误"
 
 
 class Unauthorized(ApiError):
+    """No valid login (401)."""
+
     status, code, message = 401, "unauthorized", "请先登录"
 
 
 class Forbidden(ApiError):
+    """Logged in, but not allowed to do this (403)."""
+
     status, code, message = 403, "forbidden", "没有权限执行此操作"
 
 
 class NotFound(ApiError):
+    """No such thing, or not yours to see (404)."""
+
     status, code, message = 404, "not_found", "找不到该内容"
 
 
 class Conflict(ApiError):
+    """The request conflicts with the current state (409)."""
+
     status, code, message = 409, "conflict", "操作与当前状态冲突"
 
 
 class PayloadTooLarge(ApiError):
+    """The file is too large (413)."""
+
     status, code, message = 413, "file_too_large", "文件太大"
 
 
 class UnsupportedMediaType(ApiError):
+    """The content type is not accepted (415)."""
+
     status, code, message = 415, "unsupported_media_type", "不支持的文件类型"
 
 
 class ValidationFailed(ApiError):
+    """The input is incomplete or malformed (422)."""
+
     status, code, message = 422, "validation_failed", "提交的内容不完整或格式不对"
 
 
 class TooManyRequests(ApiError):
+    """Too many requests; try again later (429)."""
+
     status, code, message = 429, "too_many_requests", "操作太频繁，请稍后再试"
 
 
 class ServiceUnavailable(ApiError):
+    """A service we depend on is unavailable (503)."""
+
     status, code, message = 503, "service_unavailable", "服务暂时不可用，请稍后再试"
-
-
-# Chinese messages for werkzeug's own errors (routing, method, size).
-_HTTP_MESSAGES = {
-    400: ("bad_request", "请求格式有误"),
-    401: ("unauthorized", "请先登录"),
-    403: ("forbidden", "没有权限执行此操作"),
-    404: ("not_found", "找不到该内容"),
-    405: ("method_not_allowed", "不支持该请求方法"),
-    406: ("not_acceptable", "无法提供所需的格式"),
-    413: ("file_too_large", "文件太大"),
-    415: ("unsupported_media_type", "不支持的内容类型"),
-    429: ("too_many_requests", "操作太频繁，请稍后再试"),
-}
-
-
-def error_response(err: ApiError):
-    resp = jsonify(err.to_dict())
-    resp.status_code = err.status
-    for k, v in err.headers.items():
-        resp.headers[k] = v
-    return resp
-
-
-def register_error_handlers(app: Flask) -> None:
-    """Render every error, ours or werkzeug's or unexpected, in the contract's JSON shape."""
-
-    @app.errorhandler(ApiError)
-    def _api_error(err: ApiError):
-        return error_response(err)
-
-    @app.errorhandler(HTTPException)
-    def _http_error(err: HTTPException):
-        status = err.code or 500
-        code, message = _HTTP_MESSAGES.get(status, ("http_error", "请求无法处理"))
-        return error_response(ApiError(message, code=code, status=status))
-
-    @app.errorhandler(Exception)
-    def _unexpected(err: Exception):
-        log.exception("unhandled error")
-        return error_response(ApiError("服务器内部错误，请稍后再试", code="internal_error", status=500))

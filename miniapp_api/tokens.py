@@ -5,6 +5,10 @@ fetched its own, they would keep knocking each other's tokens out. Instead one r
 (``PlatformToken``) holds the current value: readers take it as long as it is fresh, and a
 process that finds it stale takes the write lock, looks again (another process may have just
 refreshed it) and only then asks the platform.
+
+:class:`DbTokenStore` is the production implementation of the platform clients' token store
+protocol (``bridges.tokens.TokenStore``), matching it by shape since the domain never imports
+``bridges``; whoever builds a client passes a ``DbTokenStore()`` in.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ def _fresh(row: PlatformToken | None, now: datetime, margin: timedelta) -> bool:
 
 class DbTokenStore:
     """Access tokens cached in the ``platform_token`` table, refreshed by one caller at a time.
+
+    Implements ``bridges.tokens.TokenStore`` (structurally: the domain never imports bridges).
 
     Each process also remembers a token it has read for up to ``LOCAL_SECONDS`` (never past
     the refresh margin), so a busy API does not read the table on every WeChat call. That is

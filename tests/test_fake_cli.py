@@ -1,4 +1,4 @@
-"""The fakes' command line (``python -m bridges.<platform>.fake_server``): served standalone on
+"""The fakes' command line (``python -m bridges.fakes.<platform>``): served standalone on
 one gunicorn process, as the benchmarks and a developer run them."""
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_a_fake_serves_from_its_command_line_and_stops_on_sigterm(module, extra)
     try:
         page = wait_for(lambda: _answer(f"http://127.0.0.1:{port}/"), timeout=30, what=f"{module} to answer")
         assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
-        if module.startswith("bridges.wechat"):
+        if module == "bridges.fakes.wechat":
             # state lives in the one serving process: a token it issued is accepted by it
             token = requests.get(f"http://127.0.0.1:{port}/cgi-bin/token", timeout=5, params={
                 "grant_type": "client_credential", "appid": "wxclitest00000000", "secret": "cli-secret"}).json()

@@ -44,11 +44,15 @@ from bridges.errors import RateLimited
 from bridges.errors import RetryLater
 from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
+from miniapp_api.groups.broken import mark_broken
+from miniapp_api.groups.policy import staging_robot
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
 from miniapp_api.models.dingtalk import AppSend
+from miniapp_api.tokens import DbTokenStore
 
 from bridges.dingtalk.app_client import AppClient
+from bridges.dingtalk.app_client import DingtalkAppSettings
 from bridges.dingtalk.app_client import MaybeDelivered
 
 log = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ _MOBILE_MENTION = re.compile(r"@(1[3-9]\d{9})")
 
 
 def _mask(mobile: str) -> str:
+    """A mobile number as ``138****0001``."""
     return f"{mobile[:3]}****{mobile[-4:]}"
 
 
@@ -141,8 +146,6 @@ def app_mapping(target: str) -> GroupMapping | None:
     owner = _owner(target)
     if owner is None:
         return None
-    from miniapp_api.groups.policy import staging_robot
-
     if staging_robot(*owner):  # the staging group is always a robot
         return None
     m = GroupMapping.get_or_none((GroupMapping.owner_kind == owner[0]) & (GroupMapping.owner_code == owner[1]))
@@ -151,17 +154,9 @@ def app_mapping(target: str) -> GroupMapping | None:
     return m
 
 
-def mark_broken(chat_id: str, reason: str, now: datetime) -> GroupMapping | None:
-    """Disable the mapping of ``chat_id`` and say why (the console shows it); idempotent."""
-    with write_tx():
-        m = GroupMapping.get_or_none(GroupMapping.chat_id == chat_id)
-        if m is None:
-            return None
-        if m.broken_reason is None or m.enabled:
-            (GroupMapping.update(enabled=False, broken_reason=reason[:500], broken_at=now, updated_at=now)
-             .where(GroupMapping.id == m.id).execute())
-    log.warning("DingTalk group %s:%s marked broken: %s", m.owner_kind, m.owner_code, reason)
-    return GroupMapping.get_by_id(m.id)
+def app_client_for(settings: Settings) -> AppClient:
+    """The county app's client for ``settings``, its access token kept in the database."""
+    return AppClient(DingtalkAppSettings.from_config(settings.dingtalk), DbTokenStore())
 
 
 class AppChannel:
@@ -173,8 +168,9 @@ class AppChannel:
 
     @property
     def client(self) -> AppClient:
+        """The app client, built on first use."""
         if self._client is None:  # built on first use: most deployments never need it
-            self._client = AppClient(self.settings.dingtalk)
+            self._client = app_client_for(self.settings)
         return self._client
 
     def rate_limit(self, target: str) -> int:
@@ -254,7 +250,7 @@ def send_test(mapping: GroupMapping, text: str, settings: Settings, *, client: A
     if not mapping.chat_id:
         raise PermanentFailure("this mapping has no chat_id")
     own = client is None
-    client = client or AppClient(settings.dingtalk)
+    client = client or app_client_for(settings)
     try:
         return client.chat_send(mapping.chat_id, TextBody(text).get_dict())
     finally:

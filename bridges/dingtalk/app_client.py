@@ -2,13 +2,13 @@
 
 What dingtalk-sdk 1.3.8 does not do and this module does (PLATFORMS §4, §6.2):
 
-- every call goes to ``dingtalk.api_base_url``, path prefix included: the SDK joins URLs with
+- every call goes to ``api_base_url``, path prefix included: the SDK joins URLs with
   ``urljoin`` (``http://h/dt/`` + ``/gettoken`` → ``http://h/gettoken``), so :class:`_Sdk`
   joins them itself; its TOP gateway calls (``top_request``: work notifications, ``Tb*``
   methods) are hard-wired to ``https://eco.taobao.com/router/rest`` and go to
   ``{api_base_url}/router/rest`` here instead;
-- the access token lives in the database (:class:`miniapp_api.tokens.DbTokenStore`, name
-  ``dingtalk:<app_key>``) and is shared by every process and thread;
+- the access token lives in a token store (:mod:`bridges.tokens`, name ``dingtalk:<app_key>``;
+  in production the database, shared by every process and thread);
 - a rejected token (33001, 40001, 42001, 40014) is refreshed once and the call retried once:
   the SDK's own retry has no bound (a server that keeps answering 40001 makes it recurse
   until the stack runs out);
@@ -17,6 +17,9 @@ What dingtalk-sdk 1.3.8 does not do and this module does (PLATFORMS §4, §6.2):
 - one place (:func:`_translated` with :func:`classify`) turns SDK and ``requests`` failures
   into :mod:`bridges.errors`, each carrying the errcode.
 
+It takes its settings as :class:`DingtalkAppSettings` and imports neither Flask nor
+``miniapp_api``.
+
 Nothing here logs a secret or a token: only errcodes, operations and exception class names;
 the SDK's own request logging (which prints both) is silenced.
 """
@@ -24,9 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
 from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from typing import Any
 
 import requests
@@ -38,8 +43,8 @@ from bridges.errors import PermanentFailure
 from bridges.errors import RateLimited
 from bridges.errors import RetryLater
 from bridges.errors import Unavailable
-from miniapp_api.tokens import DbTokenStore
-from miniapp_api.config import DingtalkSettings
+from bridges.tokens import SharedToken
+from bridges.tokens import TokenStore
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +66,22 @@ PAGE_SIZE = 100
 MAX_PAGES = 2000
 #: The per-IP block lasts five minutes (PLATFORMS §4.4).
 IP_BLOCK_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class DingtalkAppSettings:
+    """What the app client needs: the ``[dingtalk]`` config keys of the same names."""
+
+    api_base_url: str
+    app_key: str
+    app_secret: str = field(repr=False)
+    corp_id: str | None = None
+    request_timeout_seconds: float = 5.0
+
+    @classmethod
+    def from_config(cls, section: Any) -> DingtalkAppSettings:
+        """Copy these fields from the ``[dingtalk]`` settings section (attributes of the same names)."""
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
 
 
 class NotDelivered(Unavailable):
@@ -124,7 +145,7 @@ class _NotJson(Exception):
 class _Sdk(AppKeyClient):
     """dingtalk-sdk's app client with our base URL, our token and its own HTTP session."""
 
-    def __init__(self, settings: DingtalkSettings, *, token_getter: Callable[[], str],
+    def __init__(self, settings: DingtalkAppSettings, *, token_getter: Callable[[], str],
                  session: requests.Session | None = None):
         super().__init__(settings.corp_id or settings.app_key, settings.app_key, settings.app_secret,
                          timeout=settings.request_timeout_seconds, auto_retry=False)
@@ -235,21 +256,22 @@ def _translated(operation: str) -> Iterator[None]:
 
 
 class AppClient:
-    """DingTalk OpenAPI calls of the county's app, sharing its access token via the database.
+    """DingTalk OpenAPI calls of the county's app, its access token kept in ``tokens``.
 
     Thread-safe enough for Flask's threads and the worker: the only per-call state (which
     token this thread just used) is thread-local. Call :meth:`close` when done.
     """
 
-    def __init__(self, settings: DingtalkSettings, tokens: DbTokenStore | None = None, *,
+    def __init__(self, settings: DingtalkAppSettings, tokens: TokenStore, *,
                  session: requests.Session | None = None):
         self.settings = settings
-        self._tokens = tokens or DbTokenStore()
-        self.token_name = f"dingtalk:{settings.app_key}"
-        self._local = threading.local()
+        self._token = SharedToken(tokens, f"dingtalk:{settings.app_key}", self._fetch_token, platform="dingtalk",
+                                  rejection=DingTalkClientException, errcodes=TOKEN_ERRCODES)
+        self.token_name = self._token.name
         self.sdk = _Sdk(settings, token_getter=self.access_token, session=session)
 
     def close(self) -> None:
+        """Close the client's HTTP session."""
         self.sdk._http.close()
 
     def __enter__(self) -> AppClient:
@@ -262,9 +284,7 @@ class AppClient:
 
     def access_token(self) -> str:
         """The shared access token, fetched from ``{api_base_url}/gettoken`` when stale."""
-        token = self._tokens.get_or_fetch(self.token_name, self._fetch_token)
-        self._local.token = token
-        return token
+        return self._token.get()
 
     def _fetch_token(self) -> tuple[str, int]:
         # Translated here, so an error of gettoken itself (wrong secret) is never mistaken for
@@ -278,20 +298,7 @@ class AppClient:
     def call(self, operation: str, request: Callable[[], Any]) -> Any:
         """Run one SDK request with the bounded token retry and the error translation."""
         with _translated(operation):
-            try:
-                return request()
-            except DingTalkClientException as exc:
-                try:
-                    code = int(exc.errcode) if exc.errcode is not None else None
-                except (TypeError, ValueError):
-                    code = None
-                if code not in TOKEN_ERRCODES:
-                    raise
-                # Forget exactly the token we used (another process may already hold a newer
-                # one), fetch once, retry once; a second token error is raised as it is.
-                logger.warning("dingtalk %s: token rejected (errcode %s), refreshing once", operation, code)
-                self._tokens.invalidate(self.token_name, getattr(self._local, "token", ""))
-                return request()
+            return self._token.call(operation, request)
 
     # --- organisation -----------------------------------------------------------------------------
 

@@ -1,32 +1,36 @@
 """The DingTalk channel of the worker: deliveries → rendered robot messages → the groups.
 
 This is the glue between the database and the pure adapter modules (``render``, ``client``):
-it builds :class:`ReportCard` views from report rows (masking the resident), resolves a
-target to its robot at send time, and declares the per-robot rate limit.
+it renders report cards from the domain's plain view (``miniapp_api.cards``),
+resolves a target to its robot at send time, and declares the per-robot rate limit.
 
-Each outbox event kind has one payload builder, registered with :func:`dingtalk_payload`;
-features register theirs in their own modules (``bridges/features/``).
+Each outbox event kind has one payload builder in :data:`PAYLOADS`. The report kinds are this
+module's own; features keep theirs in their table (``bridges.kinds.Kinds.dingtalk_payload``),
+which composition installs with :func:`add_payloads`.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime
 from typing import Callable
+from urllib.parse import urlsplit
 
 from bridges.errors import PermanentFailure
 from bridges.errors import RetryLater
 from bridges.kinds import KindRegistry
+from bridges.routing import Reroute
+from bridges.routing import group_target
 from miniapp_api.config import Settings
-from miniapp_api.groups.policy import apply_mention_policy
 from miniapp_api.groups.policy import staging_robot
-from miniapp_api.reports.lifecycle import ACTION_LABELS
-from miniapp_api.reports.lifecycle import STATUS_LABELS
 from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import OutboxEvent
-from miniapp_api.models import Official
 from miniapp_api.models import Report
-from miniapp_api.models import ReportPhoto
-from miniapp_api.models import Upload
+from miniapp_api import cards
+from miniapp_api.reports.lifecycle import ACTION_LABELS
+from miniapp_api.reports.lifecycle import STATUS_LABELS
+from miniapp_api.reports.links import signed_report_url
 
 from bridges.dingtalk import render
 from bridges.dingtalk.app_channel import AppChannel
@@ -34,76 +38,34 @@ from bridges.dingtalk.app_channel import app_mapping
 from bridges.dingtalk.app_client import AppClient
 from bridges.dingtalk.client import RobotClient
 
-LEVEL_LABELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
-
-
-def report_link(settings: Settings, number: str) -> str:
-    """The page officials open from a group message (signed, read-only)."""
-    from miniapp_api.web.officialview import signed_report_url
-
-    return signed_report_url(settings, number)
-
-
-def mention_mobiles(report: Report) -> list[str]:
-    """The A post on duty for the report's grid (B when A is on leave), else the unit's A post."""
-    query = Official.select().where((Official.active == True) & (Official.mobile != ""))  # noqa: E712
-    if report.grid_id:
-        query = query.where(Official.grid == report.grid_id)
-    else:
-        query = query.where((Official.township == report.township_id) & (Official.role == "township_staff"))
-    posts = {o.duty_post: o for o in query if o.duty_post in ("A", "B")}
-    a, b = posts.get("A"), posts.get("B")
-    from miniapp_api.deadlines.emergency import in_force
-
-    if in_force(report.township_id):  # 平战一键转换: both posts are called
-        return [o.mobile for o in (a, b) if o and not o.on_leave]
-    chosen = a if a and not a.on_leave else b
-    return [chosen.mobile] if chosen and not chosen.on_leave else []
-
 
 def report_card(report: Report, settings: Settings) -> render.ReportCard:
-    """What a group sees of ``report``: never the resident's openid or phone."""
-    base = settings.server.public_base_url
-    photos = (Upload.select(Upload).join(ReportPhoto)
-              .where(ReportPhoto.report == report).order_by(ReportPhoto.position))
-    from miniapp_api.reports.uploads import photo_out
-
-    return render.ReportCard(
-        number=report.number,
-        category=report.category.name,
-        township_name=report.township.name,
-        address=report.address,
-        description=report.description,
-        photo_urls=[photo_out(u, base)["url"] for u in photos],
-        link=report_link(settings, report.number),
-        mention_mobiles=apply_mention_policy(report, mention_mobiles(report)),
-        anonymous=report.anonymous,
-        reporter_label="居民(已实名)",
-        urgent=report.urgent,
-        level_label=LEVEL_LABELS.get(report.level, ""),
-    )
+    """What a group sees of ``report`` (``cards.group_card``), as the renderer takes it."""
+    view = cards.group_card(report, settings)
+    return render.ReportCard(**{**asdict(view), "photo_urls": list(view.photo_urls),
+                                "mention_mobiles": list(view.mention_mobiles)})
 
 
 PayloadFn = Callable[[OutboxEvent, Settings], dict]
 PAYLOADS = KindRegistry("a DingTalk payload")
 
 
-def dingtalk_payload(*kinds: str) -> Callable[[PayloadFn], PayloadFn]:
-    """Register the decorated function as the group message of outbox event ``kinds``."""
-    return PAYLOADS.register(*kinds)
+def add_payloads(table: Mapping[str, PayloadFn]) -> None:
+    """Install a feature's group messages (``Kinds.dingtalk``); installing them again is a no-op."""
+    PAYLOADS.add_all(table)
 
 
-@dingtalk_payload("report.created")
+@PAYLOADS.register("report.created")
 def _new_report(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_new_report(report_card(event.report, settings))
 
 
-@dingtalk_payload("report.status_changed")
+@PAYLOADS.register("report.status_changed")
 def _status_change(event: OutboxEvent, settings: Settings) -> dict:
     p = event.payload
     return render.render_status_change(
         p["number"], STATUS_LABELS.get(p["to"], p["to"]), ACTION_LABELS.get(p["action"], p["action"]),
-        p.get("actor_name", ""), p.get("note"), report_link(settings, p["number"]))
+        p.get("actor_name", ""), p.get("note"), signed_report_url(settings, p["number"]))
 
 
 class DingtalkBridge:
@@ -128,6 +90,7 @@ class DingtalkBridge:
             and not delivery.target.startswith("dingtalk:reply:")
 
     def _robot(self, target: str) -> tuple[str, str]:
+        """``(webhook, secret)`` of the robot serving ``target`` now (staging, else its mapping)."""
         if target == "dingtalk:staging":
             return self.settings.dingtalk.staging_webhook, self.settings.dingtalk.staging_secret
         _, owner_kind, code = target.split(":", 2)
@@ -149,6 +112,7 @@ class DingtalkBridge:
         self.client.send(webhook, secret, payload, msg_uuid=msg_uuid, now_ms=int(now.timestamp() * 1000))
 
     def _payload(self, delivery: Delivery) -> dict:
+        """The group message of the delivery's event kind (:data:`PAYLOADS`)."""
         event = delivery.event
         build = PAYLOADS.get(event.kind)
         if build is None:
@@ -177,9 +141,6 @@ class DingtalkBridge:
         mapping = GroupMapping.get_or_none(GroupMapping.conversation_id == p["conversation_id"])
         if mapping is None:
             raise PermanentFailure("reply session expired and the group has no robot mapped")
-        from bridges.routing import group_target
-        from bridges.worker import Reroute
-
         # The robot may already carry a full minute of cards: queue the reply under its limit
         # (it goes first, being urgent) instead of sending it beside it into a 130101 block.
         raise Reroute(group_target(mapping.owner_kind, mapping.owner_code, self.settings).target,
@@ -193,8 +154,6 @@ class DingtalkBridge:
         """
         if not url:
             return False
-        from urllib.parse import urlsplit
-
         ours = urlsplit(self.settings.dingtalk.api_base_url)
         theirs = urlsplit(url)
         return (theirs.scheme, theirs.netloc) == (ours.scheme, ours.netloc)

@@ -97,7 +97,8 @@ def safe_url(url: str) -> str:
     return url
 
 
-def _number(number: str) -> str:
+def report_number(number: str) -> str:
+    """``number`` when it is a well-formed report number; ``ValueError`` otherwise."""
     if not isinstance(number, str) or not _NUMBER.match(number):
         raise ValueError(f"invalid report number: {number!r}")
     return number
@@ -135,6 +136,18 @@ def _mention_line(mobiles: list[str]) -> str:
     return " ".join(f"@{m}" for m in mobiles)
 
 
+def markdown_message(title: str, lines: list[str], mobiles: list[str] | None = None) -> dict[str, Any]:
+    """A markdown robot payload of ``lines`` that @-mentions ``mobiles`` in the text and in ``at``.
+
+    ``mobiles`` are checked and deduplicated like a card's; ``lines`` are used as they are
+    (callers escape what is not theirs).
+    """
+    mobiles = _mobiles(mobiles or [])
+    if mobiles:
+        lines = [*lines, _mention_line(mobiles)]
+    return _markdown(title, "\n\n".join(lines), at_mobiles=mobiles)
+
+
 @dataclass
 class ReportCard:
     """What a group needs to see about one report; built by the caller from the database."""
@@ -155,14 +168,14 @@ class ReportCard:
 
 def command_hint(number: str) -> str:
     """One line reminding officials how to act on ``number``."""
-    n = _number(number)
+    n = report_number(number)
     return f"指令（＠机器人后发送）：受理 {n} ｜ 办结 {n} 回复内容 ｜ 驳回 {n} 理由 ｜ 转办 {n} 部门名称 ｜ 查询 {n}"
 
 
 def render_new_report(card: ReportCard) -> dict[str, Any]:
     """A markdown robot message announcing a new report, with the detail link, photo links,
     the command hint and ``at.atMobiles`` = ``card.mention_mobiles`` (never ``isAtAll``)."""
-    number = _number(card.number)
+    number = report_number(card.number)
     mobiles = _mobiles(card.mention_mobiles)
     link = safe_url(card.link)
     photos = [safe_url(u) for u in card.photo_urls]
@@ -200,7 +213,7 @@ def render_status_change(
 ) -> dict[str, Any]:
     """A short markdown message: ``action_label`` by ``actor_name`` on ``number``, new status,
     the (escaped) note and the detail link."""
-    n = _number(number)
+    n = report_number(number)
     action = escape_md(action_label, 20)
     lines = [
         f"#### {action}：{n}",
@@ -215,7 +228,7 @@ def render_status_change(
 
 
 def _digest_entry(index: int, card: ReportCard) -> str:
-    number = _number(card.number)
+    number = report_number(card.number)
     place = " ".join(x for x in (escape_md(card.township_name, 20), escape_md(card.address, 40)) if x)
     urgent = "【紧急】" if card.urgent else ""
     desc = escape_md(card.description, 40)

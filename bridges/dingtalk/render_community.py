@@ -37,6 +37,8 @@ def _md(title: str, lines: list[str], mobiles: list[str] | None = None) -> dict[
 
 @dataclass
 class NoticeView:
+    """What a group sees of one notice; built by the caller from the database."""
+
     number: str
     title: str
     unit_label: str
@@ -69,6 +71,7 @@ def render_notice(v: NoticeView) -> dict[str, Any]:
 
 
 def render_notice_withdrawn(number: str, title: str, reason: str, by: str) -> dict[str, Any]:
+    """A notice was withdrawn: nobody needs to acknowledge it any more."""
     n = _number(number)
     lines = [f"#### 通知已撤回：{escape_md(title, 60)}", f"**编号：** {n}",
              f"**撤回人：** {escape_md(by, 40) or '平台'}"]
@@ -102,6 +105,8 @@ def render_ack_escalation(number: str, title: str, missing: list[str], hours: st
 
 @dataclass
 class CampaignView:
+    """What a group sees of one volunteer campaign; built by the caller from the database."""
+
     number: str
     title: str
     description: str
@@ -137,6 +142,7 @@ def render_campaign(v: CampaignView, *, updated: bool = False) -> dict[str, Any]
 
 
 def render_campaign_count(number: str, title: str, taken: int, capacity: int, waitlisted: int) -> dict[str, Any]:
+    """How many volunteers have signed up so far (and whether the campaign is full)."""
     n = _number(number)
     full = "，已满员" if taken >= capacity else ""
     wait = f"，候补 {waitlisted} 人" if waitlisted else ""
@@ -147,6 +153,8 @@ def render_campaign_count(number: str, title: str, taken: int, capacity: int, wa
 
 @dataclass
 class RosterEntry:
+    """One volunteer on a campaign's roster (phone masked)."""
+
     name: str
     phone_masked: str
     status_label: str
@@ -177,6 +185,7 @@ def render_roster(number: str, title: str, time_text: str, place: str, entries: 
 
 
 def render_campaign_cancelled(number: str, title: str, reason: str, by: str) -> dict[str, Any]:
+    """A campaign was cancelled, with who did it and why."""
     n = _number(number)
     lines = [f"#### 活动已取消：{escape_md(title, 60)}", f"**编号：** {n}", f"**取消人：** {escape_md(by, 40) or '平台'}"]
     if reason:
@@ -186,6 +195,7 @@ def render_campaign_cancelled(number: str, title: str, reason: str, by: str) -> 
 
 def render_campaign_completed(number: str, title: str, volunteers: int, hours: float,
                               report_number: str | None) -> dict[str, Any]:
+    """A campaign ended: volunteers checked in, hours credited, the linked report's fate."""
     n = _number(number)
     lines = [f"#### 活动完成：{escape_md(title, 60)}", f"**编号：** {n}",
              f"**签到志愿者：** {volunteers} 人，共记志愿时长 {hours:g} 小时"]

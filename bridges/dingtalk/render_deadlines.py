@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from miniapp_api.reports.schemas import LOCAL_TZ
-
-from bridges.dingtalk.render import _markdown
-from bridges.dingtalk.render import _mention_line
-from bridges.dingtalk.render import _mobiles
-from bridges.dingtalk.render import _number
 from bridges.dingtalk.render import command_hint
 from bridges.dingtalk.render import escape_md
+from bridges.dingtalk.render import markdown_message
+from bridges.dingtalk.render import report_number
 from bridges.dingtalk.render import safe_url
+
+#: The county's time zone: times in messages are local times.
+DISPLAY_TZ = ZoneInfo("Asia/Shanghai")
 
 PHASES = {"accept": "受理", "resolve": "办结"}
 
@@ -26,7 +26,7 @@ def local_time(value: str | None) -> str:
     """An ISO time from a payload as ``11-27 17:00`` (Asia/Shanghai); ``—`` when missing."""
     if not value:
         return "—"
-    return datetime.fromisoformat(value).astimezone(LOCAL_TZ).strftime("%m-%d %H:%M")
+    return datetime.fromisoformat(value).astimezone(DISPLAY_TZ).strftime("%m-%d %H:%M")
 
 
 def _hours(value) -> str:
@@ -35,14 +35,11 @@ def _hours(value) -> str:
 
 def _finish(title: str, lines: list[str], mobiles: list[str], link: str | None = None,
             number: str | None = None) -> dict[str, Any]:
-    mobiles = _mobiles(mobiles)
     if link:
         lines.append(f"[查看详情]({safe_url(link)})")
     if number:
         lines.append(f"> {command_hint(number)}")
-    if mobiles:
-        lines.append(_mention_line(mobiles))
-    return _markdown(title, "\n\n".join(lines), at_mobiles=mobiles)
+    return markdown_message(title, lines, mobiles)
 
 
 def _head(p: dict) -> list[str]:
@@ -62,7 +59,7 @@ def _who(p: dict) -> str:
 
 def render_reminder(p: dict, link: str) -> dict[str, Any]:
     """催办 (``step`` remind) or AB岗交接 (``step`` handover) of one report."""
-    n = _number(p["number"])
+    n = report_number(p["number"])
     phase = PHASES.get(p.get("phase"), "处理")
     lines = []
     if p.get("step") == "handover":
@@ -89,7 +86,7 @@ def render_reminder(p: dict, link: str) -> dict[str, Any]:
 
 def render_escalated(p: dict, link: str) -> dict[str, Any]:
     """逐级上报: the deadline passed at one level; the next level takes over."""
-    n = _number(p["number"])
+    n = report_number(p["number"])
     phase = PHASES.get(p.get("phase"), "处理")
     lines = [f"#### {_urgent(p)}逐级上报：{n}"]
     lines += _head(p)
@@ -101,7 +98,7 @@ def render_escalated(p: dict, link: str) -> dict[str, Any]:
 
 def render_overdue(p: dict, link: str) -> dict[str, Any]:
     """超时督办: the county level's deadline passed too."""
-    n = _number(p["number"])
+    n = report_number(p["number"])
     phase = PHASES.get(p.get("phase"), "处理")
     lines = [f"#### {_urgent(p)}超时督办：{n}"]
     lines += _head(p)
@@ -112,7 +109,7 @@ def render_overdue(p: dict, link: str) -> dict[str, Any]:
 
 def render_whistle_overdue(p: dict, link: str) -> dict[str, Any]:
     """部门未报到: a department did not accept a whistle (转办) in time."""
-    n = _number(p["number"])
+    n = report_number(p["number"])
     dept = escape_md(p.get("department_name", ""), 20) or "部门"
     lines = [f"#### {_urgent(p)}部门未报到：{n}",
              f"**类别：** {escape_md(p.get('category', ''), 40)}　**吹哨单位：** {escape_md(p.get('township_name', ''), 40)}",
@@ -123,7 +120,7 @@ def render_whistle_overdue(p: dict, link: str) -> dict[str, Any]:
 
 def render_redo(p: dict, link: str) -> dict[str, Any]:
     """回访重办: the resident is not satisfied; the same level does it again."""
-    n = _number(p["number"])
+    n = report_number(p["number"])
     lines = [f"#### {_urgent(p)}回访重办：{n}"]
     lines += _head(p)
     if p.get("score") is not None:

@@ -12,16 +12,25 @@ reset); ``GET /`` is a Chinese HTML page showing what each group received, with 
 group to send a command as one of its members. Tests and ``make demo`` both use it:
 ``python -m bridges.fakes.dingtalk --port 9102 --tongxin-config tongxin.toml``.
 
-The app side (``fake_app``: ``gettoken``, the organisation's departments and members,
-``chat/send`` into groups that have a ``chat_id``, signed and encrypted event pushes, and a
-page section to add, change and remove members) is part of the same server and state.
+The app side (:mod:`bridges.fakes.dingtalk_app`: ``gettoken``, the organisation's departments
+and members, ``chat/send`` into groups that have a ``chat_id``, signed and encrypted event
+pushes, and a page section to add, change and remove members) is a component of this state
+(``state.app``) and served by the same server.
+
+Public seeding and inspection API (the demo and tests use only this): on
+:class:`FakeDingtalkState` — ``add_group`` / ``add_groups``, ``messages``, ``stats``,
+``set_outage`` / ``current_outage``, ``advance``, ``configure``, ``build_callback`` /
+``deliver_callback``, ``reset``; on ``state.app`` see :class:`~bridges.fakes.dingtalk_app.FakeApp`;
+and the loaders ``groups_from_file``, ``groups_from_tongxin_config``, ``add_roster_members``.
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import bisect
 import csv
 import hashlib
+import hmac
 import html
 import json
 import os
@@ -48,10 +57,12 @@ from flask import request
 from bridges.fakes.dingtalk_app import FakeApp
 from bridges.fakes.dingtalk_app import install_app_routes
 from bridges.fakes.dingtalk_app import org_from_roster
+from bridges.fakes.dingtalk_app import outage_response
 from bridges.fakes.dingtalk_app import render_app_section
-from bridges.dingtalk.signing import WINDOW_MS
-from bridges.dingtalk.signing import callback_sign
+from bridges.fakes.serve import serve_standalone
 
+#: DingTalk accepts a signed timestamp within one hour of its own clock, both ways (PLATFORMS §1.2).
+WINDOW_MS = 3_600_000
 #: Robot rate limit: N messages in any 60 s, then blocked (PLATFORMS §1.5).
 WINDOW_SECONDS = 60.0
 BLOCK_SECONDS = 600.0
@@ -82,6 +93,16 @@ _AT_KEYS = {"atMobiles", "atUserIds", "isAtAll", "atDingtalkIds"}
 # --------------------------------------------------------------------------- state
 
 
+def platform_sign(secret: str, timestamp_ms: int | str) -> str:
+    """DingTalk's 加签: Base64(HMAC-SHA256(key=secret, msg=f"{ts}\\n{secret}")), not URL-encoded.
+
+    Written here from the platform's documentation rather than imported from our client, so
+    that a mistake in the client's signing fails against the fake instead of being mirrored.
+    """
+    message = f"{timestamp_ms}\n{secret}".encode("utf-8")
+    return base64.b64encode(hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()).decode("ascii")
+
+
 @dataclass
 class _Limiter:
     """Sliding-window counter with a block, one per robot (and one per session)."""
@@ -108,6 +129,8 @@ class _Limiter:
 
 @dataclass
 class FakeGroup:
+    """A DingTalk group: its custom robot (token, 加签 secret, keywords), members and what it received."""
+
     conversation_id: str
     title: str
     access_token: str
@@ -130,11 +153,14 @@ class FakeGroup:
     app_max_in_60s: int = 0
 
     def member(self, staff_id: str | None) -> dict[str, str] | None:
+        """The member with this staff id, or None."""
         return next((m for m in self.members if m.get("staff_id") == staff_id), None)
 
 
 @dataclass
-class _Session:
+class RobotSession:
+    """A ``sessionWebhook`` opened by an @robot callback: where replies go until it expires."""
+
     session_id: str
     conversation_id: str
     staff_id: str | None
@@ -169,14 +195,14 @@ class FakeDingtalkState:
         self.offset_seconds = 0.0
         self.groups: dict[str, FakeGroup] = {}
         self._by_token: dict[str, str] = {}
-        self.sessions: dict[str, _Session] = {}
+        self.sessions: dict[str, RobotSession] = {}
         self.unknown_token = 0
         self._seq = 0
         self._last_create_at = 0
         self._outage: dict[str, Any] | None = None
         self._outage_wake = threading.Event()
         self._by_chat: dict[str, str] = {}
-        self.app = FakeApp(self)  # gettoken, the organisation, chat/send, event pushes
+        self.app = FakeApp(self)  # the app side: gettoken, the organisation, chat/send, event pushes
 
     # -- time
     def now(self) -> float:
@@ -184,9 +210,11 @@ class FakeDingtalkState:
         return self.clock() + self.offset_seconds
 
     def now_ms(self) -> int:
+        """The fake's clock in milliseconds."""
         return int(self.now() * 1000)
 
     def advance(self, seconds: float) -> float:
+        """Move the fake's clock forward by ``seconds``; returns the new time."""
         with self.lock:
             self.offset_seconds += float(seconds)
             return self.now()
@@ -240,7 +268,16 @@ class FakeDingtalkState:
                 self._by_chat[chat_id] = conversation_id
             return group
 
+    def add_groups(self, specs: list[dict[str, Any]], *, title_suffix: str = "") -> int:
+        """Add the groups of :func:`groups_from_file` / :func:`groups_from_tongxin_config`
+        (``title_suffix`` appended to each title); returns how many."""
+        for g in specs:
+            self.add_group(g["conversation_id"], g.get("title", "") + title_suffix, g.get("access_token", ""),
+                           g.get("secret"), g.get("members") or [], g.get("keywords"), g.get("chat_id"))
+        return len(specs)
+
     def group_by_chat(self, chat_id: str) -> FakeGroup | None:
+        """The group the app created with this ``chat_id``, or None."""
         with self.lock:
             cid = self._by_chat.get(chat_id)
             return self.groups.get(cid) if cid else None
@@ -315,7 +352,8 @@ class FakeDingtalkState:
             self._outage_wake = threading.Event()
             self._outage = None if mode == "off" else {"mode": mode, "count": count, "seconds": 3.0 if seconds is None else float(seconds)}
 
-    def _take_outage(self) -> tuple[str, float, threading.Event] | None:
+    def take_outage(self) -> tuple[str, float, threading.Event] | None:
+        """Use up one scripted outage for a platform call: (mode, seconds, wake event), or None."""
         with self.lock:
             o = self._outage
             if o is None:
@@ -326,8 +364,27 @@ class FakeDingtalkState:
                     self._outage = None
             return o["mode"], o["seconds"], self._outage_wake
 
+    def current_outage(self) -> dict[str, Any] | None:
+        """The scripted outage still in force (``mode``, ``count`` left or None, ``seconds``), or None."""
+        with self.lock:
+            return None if self._outage is None else dict(self._outage)
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Set any of ``callback_url``, ``public_base_url`` (falsy: None) and ``block_http_302``;
+        returns the resulting configuration."""
+        with self.lock:
+            if "callback_url" in settings:
+                self.callback_url = settings["callback_url"] or None
+            if "public_base_url" in settings:
+                self.public_base_url = settings["public_base_url"] or None
+            if "block_http_302" in settings:
+                self.block_http_302 = bool(settings["block_http_302"])
+            return {"callback_url": self.callback_url, "public_base_url": self.public_base_url,
+                    "block_http_302": self.block_http_302}
+
     # -- stats
     def stats(self) -> dict[str, Any]:
+        """Per robot: accepted, replies, duplicates, refusals by errcode, peak per minute, block."""
         with self.lock:
             return {
                 "now": self.now(),
@@ -370,7 +427,7 @@ class FakeDingtalkState:
                 return 200, _err(*ERR_TOO_FAST)
             if verdict == "tripped":
                 return self._reject(group, ERR_TOO_FAST)
-            body, problem = _parse_message(raw_body)
+            body, problem = parse_robot_message(raw_body)
             if problem:
                 return self._reject(group, (ERR_PARAM, problem))
             if group.keywords and not any(k in _display_text(body) for k in group.keywords):
@@ -400,7 +457,7 @@ class FakeDingtalkState:
             if verdict != "ok":
                 group.rejected["session_130101"] += 1
                 return 200, _err(*ERR_TOO_FAST)
-            body, problem = _parse_message(raw_body)
+            body, problem = parse_robot_message(raw_body)
             if problem:
                 group.rejected[f"session_{ERR_PARAM}"] += 1
                 return 200, _err(ERR_PARAM, problem)
@@ -414,7 +471,7 @@ class FakeDingtalkState:
         if abs(self.now_ms() - int(timestamp)) > WINDOW_MS:
             return ERR_TIMESTAMP
         # Flask has already URL-decoded ``sign``; what remains must be the raw Base64 value.
-        expected = callback_sign(secret, int(timestamp))
+        expected = platform_sign(secret, int(timestamp))
         if not sign or not secrets.compare_digest(expected.encode(), sign.encode("utf-8", "replace")):
             return ERR_SIGN
         return None
@@ -449,10 +506,11 @@ class FakeDingtalkState:
         )
 
     # -- the callback direction
-    def open_session(self, conversation_id: str, staff_id: str | None, create_at_ms: int) -> _Session:
+    def open_session(self, conversation_id: str, staff_id: str | None, create_at_ms: int) -> RobotSession:
+        """Open a sessionWebhook for a reply to ``staff_id`` in the group (90 minutes from ``create_at_ms``)."""
         with self.lock:
             sid = secrets.token_urlsafe(18)
-            sess = _Session(sid, conversation_id, staff_id, create_at_ms + SESSION_TTL_MS, _Limiter(self.rate_limit_per_minute))
+            sess = RobotSession(sid, conversation_id, staff_id, create_at_ms + SESSION_TTL_MS, _Limiter(self.rate_limit_per_minute))
             self.sessions[sid] = sess
             return sess
 
@@ -504,9 +562,9 @@ class FakeDingtalkState:
         if staff_id:  # only users of the same organisation carry a staff id
             payload["senderStaffId"] = staff_id
         ts = str(create_at + int(timestamp_offset_ms))
-        sign = callback_sign(self.app_secret, int(ts))
+        sign = platform_sign(self.app_secret, int(ts))
         if tamper:
-            sign = callback_sign(self.app_secret + "-tampered", int(ts))
+            sign = platform_sign(self.app_secret + "-tampered", int(ts))
         headers = {"Content-Type": "application/json; charset=utf-8", "timestamp": ts, "sign": sign}
         return headers, json.dumps(payload, ensure_ascii=False).encode("utf-8"), payload
 
@@ -573,7 +631,7 @@ def _check_keys(obj: Any, required: set[str], optional: set[str], where: str) ->
     return None
 
 
-def _parse_message(raw: bytes) -> tuple[dict[str, Any], str | None]:
+def parse_robot_message(raw: bytes) -> tuple[dict[str, Any], str | None]:
     """(body, None) for a valid webhook message, or ({}, reason) — reason becomes errmsg."""
     try:
         body = json.loads(raw.decode("utf-8"))
@@ -647,25 +705,15 @@ def create_fake_dingtalk(
         block_http_302=block_http_302, callback_url=callback_url,
     )
     app.extensions["fake_dingtalk"] = state
-    install_app_routes(app, state)  # the app side: gettoken, organisation, chat/send, events
+    install_app_routes(app, state.app)  # the app side: gettoken, organisation, chat/send, events
 
     def own_base_url() -> str:
         return (state.public_base_url or request.host_url).rstrip("/")
 
-    def outage_response() -> Response | None:
-        taken = state._take_outage()
-        if taken is None:
-            return None
-        mode, seconds, wake = taken
-        if mode == "error500":
-            return Response("<html><body>500 Internal Server Error</body></html>", status=500, mimetype="text/html")
-        wake.wait(seconds)  # "timeout": hold the request, then go on as a slow platform would
-        return None
-
     @app.post("/robot/send")
     def robot_send():
         raw = request.get_data(cache=False)
-        failure = outage_response()
+        failure = outage_response(state)
         if failure is not None:
             return failure
         status, answer = state.robot_send(request.args, raw)
@@ -676,7 +724,7 @@ def create_fake_dingtalk(
     @app.post("/robot/sendBySession")
     def robot_send_by_session():
         raw = request.get_data(cache=False)
-        failure = outage_response()
+        failure = outage_response(state)
         if failure is not None:
             return failure
         status, answer = state.session_send(request.args.get("session"), raw)
@@ -738,15 +786,8 @@ def create_fake_dingtalk(
     @app.post("/_fake/config")
     def config():
         data = request.get_json(silent=True) or {}
-        with state.lock:
-            if "callback_url" in data:
-                state.callback_url = data["callback_url"] or None
-            if "public_base_url" in data:
-                state.public_base_url = data["public_base_url"] or None
-            if "block_http_302" in data:
-                state.block_http_302 = bool(data["block_http_302"])
-            return jsonify({"callback_url": state.callback_url, "public_base_url": state.public_base_url,
-                            "block_http_302": state.block_http_302})
+        keys = ("callback_url", "public_base_url", "block_http_302")
+        return jsonify(state.configure(**{k: data[k] for k in keys if k in data}))
 
     @app.post("/_fake/reset")
     def reset():
@@ -781,8 +822,7 @@ def create_fake_dingtalk(
 
     @app.post("/_fake/ui/config")
     def ui_config():
-        with state.lock:
-            state.callback_url = (request.form.get("callback_url") or "").strip() or None
+        state.configure(callback_url=(request.form.get("callback_url") or "").strip())
         return redirect("/?result=" + urllib.parse.quote("已保存回调地址"), code=303)
 
     @app.post("/_fake/ui/callback")
@@ -863,7 +903,7 @@ def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None,
                                f"<pre>{e(msg['text'])}</pre></li>")
                 out.append("</ol>")
             out.append("</section>")
-    out.append(render_app_section(state, query))
+    out.append(render_app_section(state.app, query))
     out.append("</body></html>")
     return "".join(out)
 
@@ -871,15 +911,17 @@ def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None,
 # --------------------------------------------------------------------------- standalone
 
 
-def _groups_from_file(path: str) -> list[dict[str, Any]]:
+def groups_from_file(path: str) -> list[dict[str, Any]]:
+    """Group specs from a JSON or TOML file: a list, or ``{groups: [...]}``."""
     with open(path, encoding="utf-8-sig") as fh:
         text = fh.read()
     data: Any = tomllib.loads(text) if path.endswith(".toml") else json.loads(text)
     return data.get("groups", []) if isinstance(data, dict) else data
 
 
-def _groups_from_tongxin_config(path: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    """Tongxin's own TOML: [dingtalk] app credentials and each township/department robot."""
+def groups_from_tongxin_config(path: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """Tongxin's own TOML: its [dingtalk] section (app credentials, event keys) and a group spec
+    per township/department robot."""
     with open(path, "rb") as fh:
         cfg = tomllib.load(fh)
     groups = []
@@ -892,12 +934,12 @@ def _groups_from_tongxin_config(path: str) -> tuple[dict[str, str], list[dict[st
             groups.append({
                 "conversation_id": dt["conversation_id"], "title": unit.get("name", unit.get("code", "")),
                 "access_token": query.get("access_token", [""])[0], "secret": dt.get("secret"), "members": [],
-                "chat_id": dt.get("chat_id"), "_codes": {unit.get("code"), unit.get("name")},
+                "chat_id": dt.get("chat_id"), "unit_codes": {unit.get("code"), unit.get("name")},
             })
     return cfg.get("dingtalk", {}), groups
 
 
-def _add_roster(groups: list[dict[str, Any]], path: str) -> None:
+def add_roster_members(groups: list[dict[str, Any]], path: str) -> None:
     """Members from an import-org CSV: rows with a dingtalk_user_id join their township's group."""
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -905,7 +947,7 @@ def _add_roster(groups: list[dict[str, Any]], path: str) -> None:
             if not staff or not (row.get("official_name") or "").strip():
                 continue
             for g in groups:
-                if row.get("township", "").strip() in g.get("_codes", {g["conversation_id"]}):
+                if row.get("township", "").strip() in g.get("unit_codes", {g["conversation_id"]}):
                     if all(m["staff_id"] != staff for m in g["members"]):
                         g["members"].append({"staff_id": staff, "name": row["official_name"].strip(), "mobile": (row.get("mobile") or "").strip()})
 
@@ -931,30 +973,25 @@ def main(argv: list[str] | None = None) -> None:
     groups: list[dict[str, Any]] = []
     creds: dict[str, str] = {}
     if args.tongxin_config:
-        creds, groups = _groups_from_tongxin_config(args.tongxin_config)
+        creds, groups = groups_from_tongxin_config(args.tongxin_config)
     if args.groups:
-        groups += _groups_from_file(args.groups)
+        groups += groups_from_file(args.groups)
     if args.roster:
-        _add_roster(groups, args.roster)
+        add_roster_members(groups, args.roster)
     app_key = args.app_key or creds.get("app_key") or "fake-app-key"
     app_secret = args.app_secret or creds.get("app_secret") or "fake-app-secret"
 
     app = create_fake_dingtalk(app_key=app_key, app_secret=app_secret, rate_limit_per_minute=args.rate_limit,
                                block_http_302=args.block_302, callback_url=args.callback_url)
     state: FakeDingtalkState = app.extensions["fake_dingtalk"]
-    state.public_base_url = args.public_base_url
-    for g in groups:
-        state.add_group(g["conversation_id"], g.get("title", ""), g.get("access_token", ""), g.get("secret"),
-                        g.get("members") or [], g.get("keywords"), g.get("chat_id"))
+    state.configure(public_base_url=args.public_base_url)
+    state.add_groups(groups)
     # Event subscription: the same Token and EncodingAESKey as Tongxin's [dingtalk] section.
-    state.app.event_token = creds.get("event_token") or os.environ.get("FAKE_DINGTALK_EVENT_TOKEN")
-    state.app.event_aes_key = creds.get("event_aes_key") or os.environ.get("FAKE_DINGTALK_EVENT_AES_KEY")
-    state.app.events_url = args.events_url
+    state.app.configure(event_token=creds.get("event_token") or os.environ.get("FAKE_DINGTALK_EVENT_TOKEN"),
+                        event_aes_key=creds.get("event_aes_key") or os.environ.get("FAKE_DINGTALK_EVENT_AES_KEY"),
+                        events_url=args.events_url)
     members = org_from_roster(state.app, args.org) if args.org else 0
     print(f"fake DingTalk on http://{args.host}:{args.port}/ with {len(groups)} groups, {members} members", flush=True)
-
-    from bridges.fakes.serve import serve_standalone
-
     serve_standalone(app, args.host, args.port)
 
 

@@ -1,4 +1,8 @@
-"""The app side of the local fake DingTalk (PLATFORMS §3.1, §4, §7): part of ``fake_server``.
+"""The app side of the local fake DingTalk (PLATFORMS §3.1, §4, §7): a component of ``dingtalk``.
+
+:class:`FakeApp` knows nothing of the robot side's module: it reaches the shared clock,
+credentials, lock, groups and outages through the small :class:`AppHost` protocol, which
+``bridges.fakes.dingtalk.FakeDingtalkState`` fulfils (it creates one ``FakeApp`` as ``.app``).
 
 It serves, at root paths as dingtalk-sdk 1.3.8 calls them:
 
@@ -30,26 +34,28 @@ an events URL is configured; disbanding a chat pushes ``chat_disband``.
 from __future__ import annotations
 
 import base64
+import csv
+import hashlib
 import html
 import json
 import os
 import secrets
+import threading
 import time
 import urllib.parse
 from collections import Counter
 from collections import deque
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import Mapping
+from typing import Protocol
 
 import requests
+from dingtalk.crypto import DingTalkCrypto
 from flask import Flask
+from flask import Response
 from flask import jsonify
 from flask import redirect
 from flask import request
-
-if TYPE_CHECKING:  # pragma: no cover
-    from bridges.fakes.dingtalk import FakeDingtalkState
 
 TOKEN_TTL = 7200
 MAX_PAGE = 100
@@ -78,7 +84,59 @@ _APP_SHAPES: dict[str, tuple[set[str], set[str]]] = {
     "voice": ({"media_id"}, {"duration"}),
     "oa": ({"message_url", "head", "body"}, {"pc_message_url"}),
 }
+TOKEN_ERRCODES = (33001, 40001, 42001, 40014)
+_UNCHANGED = object()  # script_token: leave expire_after_calls as it is
 EVENT_VARIANTS = ("valid", "tampered", "bad_ciphertext", "wrong_signature", "wrong_owner", "stale", "replay")
+
+
+class AppHost(Protocol):
+    """What the app side needs from the fake it is part of: clock, credentials, lock, groups, outages."""
+
+    app_key: str
+    app_secret: str
+    lock: threading.RLock
+
+    def now(self) -> float:
+        """The fake's clock in seconds."""
+
+    def now_ms(self) -> int:
+        """The fake's clock in milliseconds."""
+
+    def group_by_chat(self, chat_id: str) -> Any:
+        """The group whose ``chat_id`` this is, or None."""
+
+    def drop_chat(self, chat_id: str) -> None:
+        """Forget a disbanded chat."""
+
+    def record_app_message(self, group: Any, body: dict[str, Any], title: str, text: str,
+                           message_id: str, now: float) -> None:
+        """Show a chat/send message in ``group`` (called under the lock)."""
+
+    def take_outage(self) -> tuple[str, float, threading.Event] | None:
+        """Use up one scripted outage: (mode, seconds, wake event), or None."""
+
+
+def outage_response(host: AppHost) -> Response | None:
+    """The answer of a scripted outage for one platform call, or None to answer normally.
+
+    ``error500`` answers HTTP 500 at once; ``timeout`` holds the request for the outage's
+    seconds and then lets it go on, as a slow platform would. Both sides' routes use it.
+    """
+    taken = host.take_outage()
+    if taken is None:
+        return None
+    mode, seconds, wake = taken
+    if mode == "error500":
+        return Response("<html><body>500 Internal Server Error</body></html>", status=500, mimetype="text/html")
+    wake.wait(seconds)
+    return None
+
+
+def event_signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
+    """DingTalk's event signature: SHA-1 of the four values sorted and joined (written here on
+    purpose, not taken from the SDK Tongxin uses, so a shared mistake would show)."""
+    parts = sorted(str(v).encode("utf-8") for v in (token, timestamp, nonce, encrypt))
+    return hashlib.sha1(b"".join(parts)).hexdigest()
 
 
 def _err(code_msg: tuple[int, str]) -> dict[str, Any]:
@@ -139,10 +197,15 @@ def parse_app_message(raw: bytes) -> tuple[dict[str, Any], tuple[int, str] | Non
 
 
 class FakeApp:
-    """The app side's state; every mutation happens under the fake's ``lock``."""
+    """The app side's state and its public seeding API; every mutation happens under the host's ``lock``.
 
-    def __init__(self, state: FakeDingtalkState, *, corp_id: str | None = None):
-        self.state = state
+    Seed and inspect it with :meth:`add_department`, :meth:`add_user`, :meth:`change_user`,
+    :meth:`remove_user`, :meth:`configure_events`, :meth:`script_token`, :meth:`push_event`,
+    :meth:`push_change` and :meth:`stats`.
+    """
+
+    def __init__(self, state: AppHost, *, corp_id: str | None = None):
+        self.state = state  # the host: the fake DingTalk this app side is part of
         self.corp_id = corp_id or "dingfakecorp" + os.urandom(4).hex()
         self.token_ttl = TOKEN_TTL
         self.app_qps = 20
@@ -178,6 +241,7 @@ class FakeApp:
         self._msg_seq = 0
 
     def reset(self, full: bool) -> None:
+        """Forget tokens, counters and pushed events; ``full`` also forgets the organisation and events URL."""
         with self.state.lock:
             self._reset_runtime()
             if full:
@@ -186,6 +250,7 @@ class FakeApp:
 
     # -- tokens
     def gettoken(self, args: Mapping[str, str]) -> dict[str, Any]:
+        """``GET /gettoken``: the current token (its life extended) or a new one after expiry."""
         with self.state.lock:
             self.gettoken_calls += 1
             if args.get("appkey") != self.state.app_key or args.get("appsecret") != self.state.app_secret:
@@ -199,8 +264,40 @@ class FakeApp:
             return {"errcode": 0, "errmsg": "ok", "access_token": self.token, "expires_in": self.token_ttl}
 
     def expire_now(self) -> None:
+        """The current access token expires now (the next business call answers 42001)."""
         with self.state.lock:
             self.token_expires = self.state.now()
+
+    def script_token(self, *, expire_now: bool = False, expire_after_calls: Any = _UNCHANGED,
+                     reject_next: int | None = None, errcode: int = ERR_TOKEN_UNKNOWN[0],
+                     ttl: int | None = None) -> None:
+        """Script token trouble: expire now, expire after N business calls (None: never),
+        refuse the next N calls with ``errcode`` whatever the token, or change the token's life."""
+        if reject_next is not None and errcode not in TOKEN_ERRCODES:
+            raise ValueError("errcode must be a token errcode")
+        with self.state.lock:
+            if expire_now:
+                self.token_expires = self.state.now()
+            if expire_after_calls is not _UNCHANGED:
+                self.expire_after_calls = None if expire_after_calls is None else int(expire_after_calls)
+            if reject_next is not None:
+                self.reject_next = deque([int(errcode)] * int(reject_next))
+            if ttl is not None:
+                self.token_ttl = int(ttl)
+
+    def configure(self, **settings: Any) -> dict[str, Any]:
+        """Set any of ``event_token``, ``event_aes_key``, ``events_url`` (falsy: None), ``app_qps``
+        and ``corp_id``; returns the resulting configuration."""
+        with self.state.lock:
+            for key in ("event_token", "event_aes_key", "events_url"):
+                if key in settings:
+                    setattr(self, key, settings[key] or None)
+            if "app_qps" in settings:
+                self.app_qps = int(settings["app_qps"] or 0)
+            if "corp_id" in settings:
+                self.corp_id = str(settings["corp_id"])
+            return {"events_url": self.events_url, "app_qps": self.app_qps, "corp_id": self.corp_id,
+                    "event_configured": bool(self.event_token and self.event_aes_key)}
 
     def _check_token(self, token: str | None, path: str) -> dict[str, Any] | None:
         """None when the call may go on, else the errcode answer (counted)."""
@@ -225,6 +322,7 @@ class FakeApp:
 
     # -- organisation
     def add_department(self, name: str, parentid: int = 1, dept_id: int | None = None) -> dict[str, Any]:
+        """Add a department under ``parentid`` (the root is 1); returns a copy of it."""
         with self.state.lock:
             if parentid not in self.departments:
                 raise ValueError(f"unknown parent department {parentid}")
@@ -236,11 +334,13 @@ class FakeApp:
             return dict(d)
 
     def department_by_name(self, name: str) -> int | None:
+        """The id of the department called ``name``, or None."""
         with self.state.lock:
             return next((d["id"] for d in self.departments.values() if d["name"] == name), None)
 
     def add_user(self, name: str, mobile: str, departments: list[int] | None = None,
                  userid: str | None = None) -> dict[str, Any]:
+        """Add an organisation member (userid made up when None); returns a copy of it."""
         with self.state.lock:
             depts = [int(d) for d in (departments or [1])]
             for d in depts:
@@ -259,6 +359,7 @@ class FakeApp:
             return dict(u)
 
     def change_user(self, userid: str, **changes: Any) -> dict[str, Any]:
+        """Change a member's ``name``, ``mobile`` or ``department`` list (KeyError when unknown)."""
         with self.state.lock:
             u = self.users.get(userid)
             if u is None:
@@ -274,6 +375,7 @@ class FakeApp:
             return dict(u)
 
     def remove_user(self, userid: str) -> dict[str, Any]:
+        """Remove a member from the organisation (KeyError when unknown); returns it."""
         with self.state.lock:
             u = self.users.pop(userid, None)
             if u is None:
@@ -326,6 +428,7 @@ class FakeApp:
 
     # -- group messages
     def chat_send(self, args: Mapping[str, str], raw: bytes) -> dict[str, Any]:
+        """``POST /chat/send``: check token, rate and body, then show the message in its group."""
         with self.state.lock:
             problem = self._check_token(args.get("access_token"), "/chat/send")
             if problem:
@@ -366,9 +469,7 @@ class FakeApp:
             return {"error_response": {"code": 22, "msg": "Invalid method", "sub_msg": f"不合法ApiName，ApiName = {method}"}}
 
     # -- events
-    def _crypto(self, owner: str | None = None):
-        from dingtalk.crypto import DingTalkCrypto
-
+    def _crypto(self, owner: str | None = None) -> DingTalkCrypto:
         if not (self.event_token and self.event_aes_key):
             raise ValueError("event subscription not configured (event_token, event_aes_key)")
         return DingTalkCrypto(self.event_token, self.event_aes_key, owner or self.state.app_key)
@@ -376,8 +477,6 @@ class FakeApp:
     def build_push(self, event_type: str, data: dict[str, Any] | None = None, *, variant: str = "valid",
                    old_spelling: bool = False) -> tuple[dict[str, str], bytes, dict[str, Any]]:
         """(query, body, message) of one event push, in ``variant`` (see module doc)."""
-        from dingtalk.crypto import _get_signature
-
         if variant not in EVENT_VARIANTS or variant == "replay":
             raise ValueError(f"variant must be one of {EVENT_VARIANTS[:-1]}")
         now_ms = self.state.now_ms()
@@ -390,22 +489,20 @@ class FakeApp:
             encrypt = encrypt[:10] + ("A" if encrypt[10] != "A" else "B") + encrypt[11:]
         elif variant == "bad_ciphertext":  # someone with the token but not the key: signed garbage
             encrypt = base64.b64encode(os.urandom(48)).decode()
-            signature = _get_signature(self.event_token, str(ts), nonce, encrypt)
+            signature = event_signature(self.event_token, str(ts), nonce, encrypt)
         elif variant == "wrong_signature":
-            signature = _get_signature(self.event_token + "-wrong", str(ts), nonce, encrypt)
+            signature = event_signature(self.event_token + "-wrong", str(ts), nonce, encrypt)
         sig_key, ts_key = ("signature", "timeStamp") if old_spelling else ("msg_signature", "timestamp")
         query = {sig_key: signature, ts_key: str(ts), "nonce": nonce}
         return query, json.dumps({"encrypt": encrypt}).encode(), message
 
     def check_reply(self, resp: requests.Response, elapsed_ms: int) -> bool:
         """True when Tongxin answered like DingTalk requires: encrypted "success", signed, in time."""
-        from dingtalk.crypto import _get_signature
-
         if resp.status_code != 200 or elapsed_ms > REPLY_DEADLINE_MS:
             return False
         try:
             reply = resp.json()
-            sig = _get_signature(self.event_token, reply["timeStamp"], reply["nonce"], reply["encrypt"])
+            sig = event_signature(self.event_token, reply["timeStamp"], reply["nonce"], reply["encrypt"])
             if sig != reply["msg_signature"]:
                 return False
             return self._crypto().decrypt_encrypt_str(sig, reply["timeStamp"], reply["nonce"], reply["encrypt"]) == "success"
@@ -439,7 +536,9 @@ class FakeApp:
             self.events.append(dict(result, time=self.state.now()))
         return result
 
-    def _maybe_push(self, event_type: str, data: dict[str, Any], push: bool | None) -> dict[str, Any] | None:
+    def push_change(self, event_type: str, data: dict[str, Any], push: bool | None = None) -> dict[str, Any] | None:
+        """Push a change event when an events URL and keys are configured (and ``push`` is not
+        False); returns the push's report, or None when nothing was pushed."""
         if push is False or not (self.events_url and self.event_token and self.event_aes_key):
             return None
         try:
@@ -448,6 +547,7 @@ class FakeApp:
             return {"type": event_type, "error": f"{type(exc).__name__}"}
 
     def stats(self) -> dict[str, Any]:
+        """Counters: gettoken calls, calls per path, token errors, refusals, members, recent events."""
         with self.state.lock:
             return {"gettoken_calls": self.gettoken_calls, "calls": dict(self.calls),
                     "token_errors": {str(k): v for k, v in self.token_errors.items()},
@@ -459,19 +559,12 @@ class FakeApp:
 # --------------------------------------------------------------------------- routes
 
 
-def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
-    """The app side's OpenAPI and its /_fake/ scripting endpoints."""
-    fa: FakeApp = state.app
+def install_app_routes(app: Flask, fa: FakeApp) -> None:
+    """The app side's OpenAPI and its /_fake/ scripting endpoints, on the fake's Flask app."""
+    state = fa.state
 
-    def outage():
-        taken = state._take_outage()
-        if taken is None:
-            return None
-        mode, seconds, wake = taken
-        if mode == "error500":
-            return "<html><body>500 Internal Server Error</body></html>", 500
-        wake.wait(seconds)
-        return None
+    def outage() -> Response | None:
+        return outage_response(state)
 
     @app.get("/gettoken")
     def gettoken():
@@ -505,20 +598,16 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
     @app.post("/_fake/app/token")
     def script_token():
         data = request.get_json(silent=True) or {}
-        with state.lock:
-            if data.get("expire_now"):
-                fa.token_expires = state.now()
-            if "expire_after_calls" in data:
-                n = data["expire_after_calls"]
-                fa.expire_after_calls = None if n is None else int(n)
-            if "reject_next" in data:
-                count = int(data["reject_next"])
-                code = int(data.get("errcode", ERR_TOKEN_UNKNOWN[0]))
-                if code not in (33001, 40001, 42001, 40014):
-                    return jsonify({"error": "errcode must be a token errcode"}), 400
-                fa.reject_next = deque([code] * count)
-            if "ttl" in data:
-                fa.token_ttl = int(data["ttl"])
+        try:
+            fa.script_token(
+                expire_now=bool(data.get("expire_now")),
+                expire_after_calls=data["expire_after_calls"] if "expire_after_calls" in data else _UNCHANGED,
+                reject_next=int(data["reject_next"]) if "reject_next" in data else None,
+                errcode=int(data.get("errcode", ERR_TOKEN_UNKNOWN[0])) if "reject_next" in data else ERR_TOKEN_UNKNOWN[0],
+                ttl=int(data["ttl"]) if "ttl" in data else None,
+            )
+        except ValueError as exc:
+            return jsonify({"error": str(exc)}), 400
         return jsonify({"ok": True})
 
     @app.get("/_fake/app/stats")
@@ -528,16 +617,8 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
     @app.post("/_fake/app/config")
     def app_config():
         data = request.get_json(silent=True) or {}
-        with state.lock:
-            for key in ("event_token", "event_aes_key", "events_url"):
-                if key in data:
-                    setattr(fa, key, data[key] or None)
-            if "app_qps" in data:
-                fa.app_qps = int(data["app_qps"] or 0)
-            if "corp_id" in data:
-                fa.corp_id = str(data["corp_id"])
-        return jsonify({"events_url": fa.events_url, "app_qps": fa.app_qps, "corp_id": fa.corp_id,
-                        "event_configured": bool(fa.event_token and fa.event_aes_key)})
+        keys = ("event_token", "event_aes_key", "events_url", "app_qps", "corp_id")
+        return jsonify(fa.configure(**{k: data[k] for k in keys if k in data}))
 
     @app.get("/_fake/org/users")
     def org_users():
@@ -562,7 +643,7 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
                             data.get("userid"))
         except (ValueError, TypeError) as exc:
             return jsonify({"error": str(exc)}), 400
-        return jsonify({"user": u, "event": fa._maybe_push("user_add_org", {"UserId": [u["userid"]]},
+        return jsonify({"user": u, "event": fa.push_change("user_add_org", {"UserId": [u["userid"]]},
                                                             data.get("push"))}), 201
 
     @app.post("/_fake/org/bulk")
@@ -586,7 +667,7 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
             return jsonify({"error": "unknown user"}), 404
         except (ValueError, TypeError) as exc:
             return jsonify({"error": str(exc)}), 400
-        return jsonify({"user": u, "event": fa._maybe_push("user_modify_org", {"UserId": [userid]}, data.get("push"))})
+        return jsonify({"user": u, "event": fa.push_change("user_modify_org", {"UserId": [userid]}, data.get("push"))})
 
     @app.delete("/_fake/org/users/<userid>")
     def org_remove_user(userid: str):
@@ -595,7 +676,7 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
             fa.remove_user(userid)
         except KeyError:
             return jsonify({"error": "unknown user"}), 404
-        return jsonify({"ok": True, "event": fa._maybe_push("user_leave_org", {"UserId": [userid]}, data.get("push"))})
+        return jsonify({"ok": True, "event": fa.push_change("user_leave_org", {"UserId": [userid]}, data.get("push"))})
 
     @app.post("/_fake/chats/<chat_id>/disband")
     def chat_disband(chat_id: str):
@@ -605,7 +686,7 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
             if group is None:
                 return jsonify({"error": "unknown chat"}), 404
             state.drop_chat(chat_id)
-        return jsonify({"ok": True, "event": fa._maybe_push("chat_disband", {"ChatId": chat_id}, data.get("push"))})
+        return jsonify({"ok": True, "event": fa.push_change("chat_disband", {"ChatId": chat_id}, data.get("push"))})
 
     @app.post("/_fake/events/push")
     def events_push():
@@ -630,8 +711,7 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
         op = f.get("op")
         try:
             if op == "events_url":
-                with state.lock:
-                    fa.events_url = (f.get("events_url") or "").strip() or None
+                fa.configure(events_url=(f.get("events_url") or "").strip())
                 return back("已保存事件回调地址")
             if op == "check_url":
                 r = fa.push_event("check_url")
@@ -646,19 +726,19 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
             if op == "add":
                 u = fa.add_user((f.get("name") or "").strip(), (f.get("mobile") or "").strip(), [dept],
                                 (f.get("userid") or "").strip() or None)
-                ev = fa._maybe_push("user_add_org", {"UserId": [u["userid"]]}, None)
+                ev = fa.push_change("user_add_org", {"UserId": [u["userid"]]}, None)
                 return back(f"已添加 {u['name']}（{u['userid']}）" + ("，已推送 user_add_org" if ev else ""))
             if op == "change":
                 uid = f.get("userid") or ""
                 fa.change_user(uid, name=(f.get("name") or "").strip() or None,
                                mobile=(f.get("mobile") or "").strip() or None,
                                department=[dept] if dept_name else None)
-                ev = fa._maybe_push("user_modify_org", {"UserId": [uid]}, None)
+                ev = fa.push_change("user_modify_org", {"UserId": [uid]}, None)
                 return back(f"已修改 {uid}" + ("，已推送 user_modify_org" if ev else ""))
             if op == "remove":
                 uid = f.get("userid") or ""
                 fa.remove_user(uid)
-                ev = fa._maybe_push("user_leave_org", {"UserId": [uid]}, None)
+                ev = fa.push_change("user_leave_org", {"UserId": [uid]}, None)
                 return back(f"已移除 {uid}" + ("，已推送 user_leave_org" if ev else ""))
         except KeyError:
             return back("没有这个成员")
@@ -667,10 +747,10 @@ def install_app_routes(app: Flask, state: FakeDingtalkState) -> None:
         return back("未知操作")
 
 
-def render_app_section(state: FakeDingtalkState, query: str = "") -> str:
+def render_app_section(fa: FakeApp, query: str = "") -> str:
     """The page's organisation section: members (searchable), forms, token and events."""
     e = html.escape
-    fa: FakeApp = state.app
+    state = fa.state
     with state.lock:
         users = list(fa.users.values())
         depts = {d["id"]: d["name"] for d in fa.departments.values()}
@@ -718,8 +798,6 @@ def render_app_section(state: FakeDingtalkState, query: str = "") -> str:
 def org_from_roster(fa: FakeApp, path: str) -> int:
     """Members from an import-org CSV: each named official with a mobile, in a department per
     township (the demo's organisation). Returns how many members were added."""
-    import csv
-
     added = 0
     with open(path, encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):

@@ -20,6 +20,8 @@ class KeepAliveHandler(WSGIRequestHandler):
 
 @dataclass
 class RunningServer:
+    """A server started by :func:`serve_in_thread`: where it answers, and how to stop it."""
+
     base_url: str
     port: int
     _server: object
@@ -43,12 +45,14 @@ def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServe
 
 
 def serve_standalone(app, host: str, port: int, *, threads: int = 16) -> None:
-    """Serve ``app`` in the foreground until stopped (``python -m bridges.<platform>.fake_server``).
+    """Serve ``app`` in the foreground until stopped (``python -m bridges.fakes.<platform>``).
 
     One gunicorn process with threads: the fake's state lives in memory, so it must stay one
     process. The benchmarks run the fakes this way beside the API; werkzeug's development
     server spent more CPU per request than the API's own handling of it.
     """
+    # Imported here: only the standalone command lines need gunicorn; the tests and the demo,
+    # which serve in a thread, never load it.
     from gunicorn.app.base import BaseApplication
 
     class _Standalone(BaseApplication):

@@ -25,7 +25,9 @@ it talks to ``https://api.weixin.qq.com``. It enforces the rules of PLATFORMS.md
 Scripting (JSON, under ``/_fake/``): ``login-code``, ``consents``, ``templates``, ``messages``,
 ``outage``, ``force-token-error``, ``advance``, ``stats``, ``reset``; ``GET /`` is a small
 Chinese page for the demo. The state is ``app.extensions["fake_wechat"]``
-(:class:`FakeWechatState`) and its methods may be called directly too.
+(:class:`FakeWechatState`); its public seeding and inspection API — ``issue_login_code``,
+``grant_consent``, ``register_template``, ``set_outage``, ``force_token_errors``, ``advance``,
+``sent_messages``, ``snapshot_stats``, ``reset`` — is what the demo and tests use.
 
 Run standalone: ``python -m bridges.fakes.wechat --port 9101 --appid wx... --secret ...``.
 """
@@ -48,6 +50,8 @@ from flask import Flask
 from flask import Response
 from flask import jsonify
 from flask import request
+
+from bridges.fakes.serve import serve_standalone
 
 TOKEN_TTL = 7200
 TOKEN_OVERLAP = 300  # a retired token keeps working this long after the next one is issued
@@ -120,7 +124,9 @@ class _User:
 
 
 @dataclass
-class _Outage:
+class Outage:
+    """A scripted failure of the business APIs: its mode, calls left (None: until off) and delay."""
+
     mode: str
     remaining: int | None  # None: until switched off
     seconds: float
@@ -163,7 +169,7 @@ class FakeWechatState:
             self.consents: Counter = Counter()  # (openid, template_id) → unused consents
             self.messages: list[dict[str, Any]] = []
             self.stats: Counter = Counter()
-            self.outage: _Outage | None = None
+            self.outage: Outage | None = None
             self.forced_token_errors = 0
 
     def now(self) -> float:
@@ -214,7 +220,7 @@ class FakeWechatState:
         if mode not in OUTAGE_MODES:
             raise ValueError(f"mode must be one of {OUTAGE_MODES}")
         with self.lock:
-            self.outage = None if mode == "off" else _Outage(mode, count, float(seconds))
+            self.outage = None if mode == "off" else Outage(mode, count, float(seconds))
 
     def force_token_errors(self, count: int) -> None:
         """The next ``count`` token-checked calls answer 40001 whatever token they carry."""
@@ -231,7 +237,12 @@ class FakeWechatState:
                 "calls": {k[len("path:"):]: v for k, v in self.stats.items() if k.startswith("path:")},
             }
 
-    def take_outage(self) -> _Outage | None:
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """A copy of every subscribe message sent so far, oldest first."""
+        with self.lock:
+            return [dict(m) for m in self.messages]
+
+    def take_outage(self) -> Outage | None:
         """Use up one scripted failure, if any (called once per business call)."""
         with self.lock:
             outage = self.outage
@@ -533,8 +544,7 @@ def create_fake_wechat(appid: str, secret: str, *, clock: Callable[[], float] = 
 
     @app.get("/_fake/messages")
     def fake_messages():
-        with state.lock:
-            return jsonify({"items": list(state.messages)})
+        return jsonify({"items": state.sent_messages()})
 
     @app.post("/_fake/outage")
     def fake_outage():
@@ -646,8 +656,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = create_fake_wechat(args.appid, args.secret, templates=dict(map(_parse_template, args.template)))
     app.extensions["fake_wechat"].token_daily_limit = args.token_daily_limit
-    from bridges.fakes.serve import serve_standalone
-
     serve_standalone(app, args.host, args.port)
 
 

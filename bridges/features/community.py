@@ -18,25 +18,29 @@ campaign.roster            the unit group
 campaign.cancelled         the unit group; confirmed and waitlisted residents (WeChat)
 campaign.completed         the unit group
 =========================  ===================================================================
+
+Everything here is kept in :data:`KINDS`; composition installs it (``bridges.registry``).
 """
 from __future__ import annotations
 
 from bridges.dingtalk import render_community as render
-from bridges.dingtalk.deliver import dingtalk_payload
 from bridges.errors import Skipped
+from bridges.kinds import Kinds
 from bridges.routing import Target
 from bridges.routing import group_target
-from bridges.routing import routes
 from bridges.wechat.deliver import SubscribeMessage
-from bridges.wechat.deliver import wechat_message
+from bridges.wechat.deliver import thing
+from miniapp_api.campaigns.hours import display_name
 from miniapp_api.notices import service as notice_service
-from miniapp_api.community.common import local
+from miniapp_api.time import local
 from miniapp_api.community.common import mask_phone
 from miniapp_api.community.common import time_range
-from miniapp_api.web.pages import signed_checkin_url
-from miniapp_api.web.pages import signed_notice_url
-from miniapp_api.web.pages import target_label
+from miniapp_api.community.links import signed_checkin_url
+from miniapp_api.community.links import signed_notice_url
+from miniapp_api.community.links import target_label
 from miniapp_api.config import Settings
+from miniapp_api.groups.duty import on_duty
+from miniapp_api.groups.duty import posts_of
 from miniapp_api.models import Delivery
 from miniapp_api.models import Official
 from miniapp_api.models import OutboxEvent
@@ -47,6 +51,9 @@ from miniapp_api.models.community import Campaign
 from miniapp_api.models.community import Notice
 from miniapp_api.models.community import NoticeUnit
 from miniapp_api.models.community import Signup
+
+#: The event kinds of notices and campaigns: routes, group messages, subscribe messages.
+KINDS = Kinds("notices and campaigns")
 
 
 def _notice(event: OutboxEvent) -> Notice:
@@ -69,7 +76,7 @@ def _consenting(query, template_id: str | None) -> list[Target]:
 
 # --- routes -----------------------------------------------------------------------------------
 
-@routes("notice.published")
+@KINDS.route("notice.published")
 def _notice_published(event: OutboxEvent, settings: Settings) -> list[Target]:
     notice = _notice(event)
     if notice.status != "published":
@@ -80,7 +87,7 @@ def _notice_published(event: OutboxEvent, settings: Settings) -> list[Target]:
     return out + _consenting(notice_service.audience(notice), settings.wechat.templates.notice)
 
 
-@routes("notice.withdrawn")
+@KINDS.route("notice.withdrawn")
 def _notice_withdrawn(event: OutboxEvent, settings: Settings) -> list[Target]:
     notice = _notice(event)
     if not notice.publish_event_id:
@@ -91,12 +98,12 @@ def _notice_withdrawn(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [Target("dingtalk", d.target) for d in told]
 
 
-@routes("notice.ack_reminder")
+@KINDS.route("notice.ack_reminder")
 def _ack_reminder(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [group_target("township", event.payload["township"], settings)]
 
 
-@routes("notice.ack_escalated")
+@KINDS.route("notice.ack_escalated")
 def _ack_escalated(event: OutboxEvent, settings: Settings) -> list[Target]:
     # The county command centre ([county]) when it has a group; else notices.county_group.
     if settings.county is not None and settings.county.dingtalk is not None:
@@ -105,19 +112,19 @@ def _ack_escalated(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [group_target("department", code, settings)] if code else []
 
 
-@routes("campaign.published", "campaign.updated", "campaign.count", "campaign.roster", "campaign.completed")
+@KINDS.route("campaign.published", "campaign.updated", "campaign.count", "campaign.roster", "campaign.completed")
 def _campaign_group(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [group_target("township", _campaign(event).township.code, settings)]
 
 
-@routes("campaign.signup_changed")
+@KINDS.route("campaign.signup_changed")
 def _signup_changed(event: OutboxEvent, settings: Settings) -> list[Target]:
     # Nothing is sent per sign-up: the scheduler turns changes into one coalesced
     # campaign.count message per interval (community.scheduler.campaign_counts).
     return []
 
 
-@routes("campaign.promoted")
+@KINDS.route("campaign.promoted")
 def _promoted(event: OutboxEvent, settings: Settings) -> list[Target]:
     if not settings.wechat.templates.campaign:
         return []
@@ -130,12 +137,12 @@ def _signed_up(campaign: Campaign, statuses: tuple[str, ...], settings: Settings
     return _consenting(query, settings.wechat.templates.campaign)
 
 
-@routes("campaign.reminder")
+@KINDS.route("campaign.reminder")
 def _reminder(event: OutboxEvent, settings: Settings) -> list[Target]:
     return _signed_up(_campaign(event), ("confirmed",), settings)
 
 
-@routes("campaign.cancelled")
+@KINDS.route("campaign.cancelled")
 def _cancelled(event: OutboxEvent, settings: Settings) -> list[Target]:
     campaign = _campaign(event)
     group = [group_target("township", campaign.township.code, settings)]
@@ -146,15 +153,13 @@ def _cancelled(event: OutboxEvent, settings: Settings) -> list[Target]:
 
 def _duty_mobiles(township: Township) -> list[str]:
     """The unit's township-staff duty post (A, or B when A is on leave)."""
-    posts = {o.duty_post: o for o in Official.select().where(
+    posts = posts_of({o.duty_post: o for o in Official.select().where(
         (Official.township == township) & (Official.role == "township_staff") & (Official.active == True)  # noqa: E712
-        & (Official.mobile != "") & Official.duty_post.in_(["A", "B"]))}
-    a, b = posts.get("A"), posts.get("B")
-    chosen = a if a and not a.on_leave else b
-    return [chosen.mobile] if chosen and not chosen.on_leave else []
+        & (Official.mobile != "") & Official.duty_post.in_(["A", "B"]))})
+    return [o.mobile for o in on_duty(posts)]
 
 
-@dingtalk_payload("notice.published")
+@KINDS.dingtalk_payload("notice.published")
 def _notice_card(event: OutboxEvent, settings: Settings) -> dict:
     notice = _notice(event)
     if notice.status != "published":
@@ -167,14 +172,14 @@ def _notice_card(event: OutboxEvent, settings: Settings) -> dict:
         expires_at=local(notice.expires_at), image_count=len(notice.images or [])))
 
 
-@dingtalk_payload("notice.withdrawn")
+@KINDS.dingtalk_payload("notice.withdrawn")
 def _notice_withdrawn_card(event: OutboxEvent, settings: Settings) -> dict:
     notice = _notice(event)
     return render.render_notice_withdrawn(notice.number, notice.title, event.payload.get("reason", ""),
                                           event.payload.get("by", ""))
 
 
-@dingtalk_payload("notice.ack_reminder")
+@KINDS.dingtalk_payload("notice.ack_reminder")
 def _ack_reminder_card(event: OutboxEvent, settings: Settings) -> dict:
     notice = _notice(event)
     township = Township.get(Township.code == event.payload["township"])
@@ -185,7 +190,7 @@ def _ack_reminder_card(event: OutboxEvent, settings: Settings) -> dict:
                                       signed_notice_url(settings, notice.number), _duty_mobiles(township))
 
 
-@dingtalk_payload("notice.ack_escalated")
+@KINDS.dingtalk_payload("notice.ack_escalated")
 def _ack_escalated_card(event: OutboxEvent, settings: Settings) -> dict:
     notice = _notice(event)
     units = {t.code: t for t in Township.select().where(Township.code.in_(event.payload["townships"]))}
@@ -207,17 +212,17 @@ def _campaign_view(c: Campaign, settings: Settings) -> render.CampaignView:
         skills=list(c.skills or []), report_number=c.report.number if c.report_id else None)
 
 
-@dingtalk_payload("campaign.published")
+@KINDS.dingtalk_payload("campaign.published")
 def _campaign_card(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_campaign(_campaign_view(_campaign(event), settings))
 
 
-@dingtalk_payload("campaign.updated")
+@KINDS.dingtalk_payload("campaign.updated")
 def _campaign_updated_card(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_campaign(_campaign_view(_campaign(event), settings), updated=True)
 
 
-@dingtalk_payload("campaign.count")
+@KINDS.dingtalk_payload("campaign.count")
 def _count_card(event: OutboxEvent, settings: Settings) -> dict:
     c = _campaign(event)
     waiting = Signup.select().where((Signup.campaign == c) & (Signup.status == "waitlisted")).count()
@@ -225,10 +230,8 @@ def _count_card(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_campaign_count(c.number, c.title, c.taken, c.capacity, waiting)
 
 
-@dingtalk_payload("campaign.roster")
+@KINDS.dingtalk_payload("campaign.roster")
 def _roster_card(event: OutboxEvent, settings: Settings) -> dict:
-    from miniapp_api.campaigns.hours import display_name
-
     c = _campaign(event)
     rows = list(Signup.select().where((Signup.campaign == c) & Signup.status.in_(["confirmed", "waitlisted"]))
                 .order_by(Signup.queue, Signup.id))
@@ -240,14 +243,14 @@ def _roster_card(event: OutboxEvent, settings: Settings) -> dict:
                                 waiting, signed_checkin_url(settings, c.number))
 
 
-@dingtalk_payload("campaign.cancelled")
+@KINDS.dingtalk_payload("campaign.cancelled")
 def _cancelled_card(event: OutboxEvent, settings: Settings) -> dict:
     c = _campaign(event)
     return render.render_campaign_cancelled(c.number, c.title, event.payload.get("reason", ""),
                                             event.payload.get("by", ""))
 
 
-@dingtalk_payload("campaign.completed")
+@KINDS.dingtalk_payload("campaign.completed")
 def _completed_card(event: OutboxEvent, settings: Settings) -> dict:
     c = _campaign(event)
     return render.render_campaign_completed(c.number, c.title, event.payload.get("volunteers", 0),
@@ -257,21 +260,15 @@ def _completed_card(event: OutboxEvent, settings: Settings) -> dict:
 
 # --- WeChat subscribe messages ----------------------------------------------------------------
 
-def _thing(text: str, fallback: str) -> str:
-    """A ``thing`` value: at most 20 characters, never empty."""
-    text = " ".join((text or "").split()) or fallback
-    return text if len(text) <= 20 else text[:19] + "…"
-
-
-@wechat_message("notice.published")
+@KINDS.wechat_message("notice.published")
 def _notice_message(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
     t = settings.wechat.templates
     notice = _notice(event)
     if notice.status != "published" or not t.notice:
         raise Skipped("notice withdrawn (or no notice template configured)")
     unit = notice.township.name if notice.township_id else "县级通知"
-    data = {t.notice_fields["title"]: _thing(notice.title, "通知公告"),
-            t.notice_fields["unit"]: _thing(unit, "通知公告"),
+    data = {t.notice_fields["title"]: thing(notice.title, "通知公告"),
+            t.notice_fields["unit"]: thing(unit, "通知公告"),
             t.notice_fields["time"]: local(notice.published_at)}
     return SubscribeMessage(t.notice, data, f"pages/notice/detail?number={notice.number}")
 
@@ -283,7 +280,7 @@ _CAMPAIGN_NOTES = {
 }
 
 
-@wechat_message("campaign.promoted", "campaign.reminder", "campaign.cancelled")
+@KINDS.wechat_message("campaign.promoted", "campaign.reminder", "campaign.cancelled")
 def _campaign_message(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
     t = settings.wechat.templates
     if not t.campaign:
@@ -292,6 +289,6 @@ def _campaign_message(event: OutboxEvent, settings: Settings) -> SubscribeMessag
     if event.kind != "campaign.cancelled" and c.status != "published":
         raise Skipped("campaign no longer open")
     f = t.campaign_fields
-    data = {f["title"]: _thing(c.title, "志愿活动"), f["time"]: time_range(c.starts_at, c.ends_at),
-            f["place"]: _thing(c.place_name, "见活动详情"), f["note"]: _thing(_CAMPAIGN_NOTES[event.kind], "志愿活动")}
+    data = {f["title"]: thing(c.title, "志愿活动"), f["time"]: time_range(c.starts_at, c.ends_at),
+            f["place"]: thing(c.place_name, "见活动详情"), f["note"]: thing(_CAMPAIGN_NOTES[event.kind], "志愿活动")}
     return SubscribeMessage(t.campaign, data, f"pages/campaign/detail?number={c.number}")

@@ -16,22 +16,27 @@ A level's group: grid, community and township → the unit's group; department �
 department's group; county → the county command centre's group (``[county]``), or the unit's
 group while none is mapped. None of these reach residents' WeChat: they see the steps in
 their timeline.
+
+Everything here is kept in :data:`KINDS`; composition installs it (``bridges.registry``).
 """
 from __future__ import annotations
 
 from bridges.dingtalk import render_deadlines as render
-from bridges.dingtalk.deliver import dingtalk_payload
-from bridges.dingtalk.deliver import report_link
+from bridges.kinds import Kinds
 from bridges.routing import Target
 from bridges.routing import group_target
-from bridges.routing import routes
 from miniapp_api.config import Settings
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
+from miniapp_api.reports.links import signed_report_url
+
+#: The event kinds of deadlines and escalation: routes and group messages.
+KINDS = Kinds("deadlines and escalation")
 
 
 def _county_mapped() -> bool:
+    """Whether the county command centre has an enabled group."""
     return GroupMapping.select().where((GroupMapping.owner_kind == "county") & (GroupMapping.owner_code == "county")
                                        & (GroupMapping.enabled == True)).exists()  # noqa: E712
 
@@ -53,63 +58,63 @@ def _county_or_township(report: Report, settings: Settings) -> Target:
     return group_target("county", "county", settings) if _county_mapped() else _township(report, settings)
 
 
-@routes("report.reminder", "report.redo")
+@KINDS.route("report.reminder", "report.redo")
 def _at_level(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [level_target(event.report, event.payload.get("level") or event.report.level, settings)]
 
 
-@routes("report.escalated")
+@KINDS.route("report.escalated")
 def _escalated(event: OutboxEvent, settings: Settings) -> list[Target]:
     report = event.report
     return [level_target(report, event.payload["level"], settings),
             level_target(report, event.payload.get("from_level") or event.payload["level"], settings)]
 
 
-@routes("report.overdue", "whistle.overdue")
+@KINDS.route("report.overdue", "whistle.overdue")
 def _overdue(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [_township(event.report, settings), _county_or_township(event.report, settings)]
 
 
-@routes("emergency.switched", "digest.daily")
+@KINDS.route("emergency.switched", "digest.daily")
 def _named_group(event: OutboxEvent, settings: Settings) -> list[Target]:
     group = event.payload["group"]
     return [group_target(group["kind"], group["code"], settings)]
 
 
 def _link(event: OutboxEvent, settings: Settings) -> str:
-    return report_link(settings, event.payload["number"])
+    return signed_report_url(settings, event.payload["number"])
 
 
-@dingtalk_payload("report.reminder")
+@KINDS.dingtalk_payload("report.reminder")
 def _reminder(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_reminder(event.payload, _link(event, settings))
 
 
-@dingtalk_payload("report.escalated")
+@KINDS.dingtalk_payload("report.escalated")
 def _escalation(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_escalated(event.payload, _link(event, settings))
 
 
-@dingtalk_payload("report.overdue")
+@KINDS.dingtalk_payload("report.overdue")
 def _overdue_message(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_overdue(event.payload, _link(event, settings))
 
 
-@dingtalk_payload("whistle.overdue")
+@KINDS.dingtalk_payload("whistle.overdue")
 def _whistle_overdue(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_whistle_overdue(event.payload, _link(event, settings))
 
 
-@dingtalk_payload("report.redo")
+@KINDS.dingtalk_payload("report.redo")
 def _redo(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_redo(event.payload, _link(event, settings))
 
 
-@dingtalk_payload("emergency.switched")
+@KINDS.dingtalk_payload("emergency.switched")
 def _emergency(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_emergency(event.payload)
 
 
-@dingtalk_payload("digest.daily")
+@KINDS.dingtalk_payload("digest.daily")
 def _digest(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_daily_digest(event.payload)

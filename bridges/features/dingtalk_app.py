@@ -10,28 +10,32 @@ dingtalk.org_event     ``system:dingtalk_org``: the worker runs it with the app 
 
 The callback ``POST /callbacks/dingtalk/events`` only verifies, decrypts and queues: DingTalk
 wants its answer within 1.5 s, and the roster work calls DingTalk back.
+
+Everything here is kept in :data:`KINDS`; composition installs it (``bridges.registry``).
 """
 from __future__ import annotations
 
 from datetime import datetime
 
+from bridges.dingtalk.app_channel import app_client_for
+from bridges.kinds import Kinds
 from bridges.routing import Target
-from bridges.routing import routes
-from bridges.system import system_task
 from miniapp_api.config import Settings
 from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
+from miniapp_api.org.sync import handle_org_event
+
+#: The DingTalk organisation events: their route and the task that runs them.
+KINDS = Kinds("DingTalk organisation events")
 
 
-@routes("dingtalk.org_event")
+@KINDS.route("dingtalk.org_event")
 def _org_event_route(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [Target("system", "system:dingtalk_org")]
 
 
-@system_task("system:dingtalk_org", takes="settings")
+@KINDS.system_task("system:dingtalk_org", takes="settings")
 def _org_event(delivery: Delivery, settings: Settings, now: datetime) -> None:
-    from bridges.dingtalk.app_client import AppClient
-    from miniapp_api.org.sync import handle_org_event
-
-    with AppClient(settings.dingtalk) as client:
+    """Run one organisation event with the app client (a user joined, changed or left …)."""
+    with app_client_for(settings) as client:
         handle_org_event(delivery.event.payload, client, now)

@@ -1,5 +1,6 @@
-"""WeChat mini-program: the API client (``client``), its errcode table (``errcodes``) and a
-faithful local fake of the WeChat server (``fake_server``) for tests and ``make demo``.
+"""WeChat mini-program: the API client (``client``), its errcode table (``errcodes``) and the
+worker's WeChat channel (``deliver``: subscribe messages to residents).
 
-Import the submodule you need; this package imports nothing, so the fake can run on its own.
+The local fake WeChat server used by the tests and ``make demo`` lives in ``bridges/fakes/``.
+Import the submodule you need; this package imports nothing.
 """

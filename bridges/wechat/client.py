@@ -4,14 +4,17 @@ What wechatpy does not do and this module does:
 
 - every call (the token too) goes to ``settings.api_base_url``, so tests and ``make demo``
   reach the local fake exactly as production reaches WeChat;
-- the access token lives in the database (:class:`miniapp_api.tokens.DbTokenStore`) and is
-  shared by every process, because each new classic token retires the previous one;
+- the access token lives in a token store (:mod:`bridges.tokens`; in production the database,
+  shared by every process, because each new classic token retires the previous one);
 - a rejected token is refreshed once and the call retried once (wechatpy's own retry has no
   bound, a server that keeps answering 40001 makes it recurse until the stack runs out);
 - msgSecCheck v2 (wechatpy knows only v1), posted on urllib3, requests' own engine, because
   it runs inside a resident's submission and a requests call cost three times its CPU;
 - subscribe messages with ``miniprogram_state``/``lang``;
 - one place turns wechatpy and ``requests`` failures into :mod:`bridges.errors`.
+
+It takes its settings as :class:`WechatClientSettings` and imports neither Flask nor
+``miniapp_api``.
 
 Nothing here logs a secret, a token or a session_key: only errcodes and exception class names.
 """
@@ -21,10 +24,11 @@ import contextlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import fields
 from typing import Any
 
 import certifi
@@ -36,13 +40,29 @@ from wechatpy.exceptions import WeChatClientException
 
 from bridges.errors import PlatformError
 from bridges.errors import Unavailable
-from miniapp_api.tokens import DbTokenStore
+from bridges.tokens import SharedToken
+from bridges.tokens import TokenStore
 from bridges.wechat.errcodes import TOKEN_ERRCODES
-from miniapp_api.config import WechatSettings
 
 logger = logging.getLogger(__name__)
 
 WECHAT_ORIGIN = "https://api.weixin.qq.com"
+
+
+@dataclass(frozen=True)
+class WechatClientSettings:
+    """What the WeChat client needs: the ``[wechat]`` config keys of the same names."""
+
+    appid: str
+    secret: str = field(repr=False)
+    api_base_url: str
+    request_timeout_seconds: float = 5.0
+    miniprogram_state: str = "formal"
+
+    @classmethod
+    def from_config(cls, section: Any) -> WechatClientSettings:
+        """Copy these fields from the ``[wechat]`` settings section (attributes of the same names)."""
+        return cls(**{f.name: getattr(section, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -157,17 +177,16 @@ def _as_dict(result: Any, operation: str) -> dict:
 
 
 class WechatClient:
-    """WeChat mini-program server APIs for one appid, sharing its access token via the DB.
+    """WeChat mini-program server APIs for one appid, its access token kept in ``tokens``.
 
     Thread-safe enough for Flask's threads and the worker: the only per-call state (which
     token this thread just used) is thread-local. Call :meth:`close` when done.
     """
 
-    def __init__(self, settings: WechatSettings, tokens: DbTokenStore):
+    def __init__(self, settings: WechatClientSettings, tokens: TokenStore):
         self._settings = settings
-        self._tokens = tokens
-        self._token_name = f"wechat:{settings.appid}"
-        self._local = threading.local()
+        self._token = SharedToken(tokens, f"wechat:{settings.appid}", self._fetch_token, platform="wechat",
+                                  rejection=WeChatClientException, errcodes=TOKEN_ERRCODES)
         base_url = settings.api_base_url.rstrip("/")
         self._sdk = _Sdk(
             settings.appid,
@@ -194,9 +213,7 @@ class WechatClient:
 
     def access_token(self) -> str:
         """The shared access token, fetched from ``{api_base_url}/cgi-bin/token`` when stale."""
-        token = self._tokens.get_or_fetch(self._token_name, self._fetch_token)
-        self._local.token = token
-        return token
+        return self._token.get()
 
     def _fetch_token(self) -> tuple[str, int]:
         # Translated here, so a 40001 from the token endpoint itself (wrong secret) is a plain
@@ -211,18 +228,7 @@ class WechatClient:
     def _call(self, operation: str, request: Callable[[], Any]) -> dict:
         """Run one API request with the bounded token retry and error translation."""
         with _translated(operation):
-            try:
-                result = request()
-            except WeChatClientException as exc:
-                if exc.errcode is None or int(exc.errcode) not in TOKEN_ERRCODES:
-                    raise
-                # Forget exactly the token we used (another process may already have a newer
-                # one), fetch once, retry once; a second token error is raised as is.
-                logger.warning("wechat %s: token rejected (errcode %s), refreshing once",
-                               operation, exc.errcode)
-                self._tokens.invalidate(self._token_name, getattr(self._local, "token", ""))
-                result = request()
-            return _as_dict(result, operation)
+            return _as_dict(self._token.call(operation, request), operation)
 
     def _post_json(self, url: str, body: bytes, timeout: float) -> dict:
         """POST a JSON body with the current access token; raise like wechatpy on errcodes."""

@@ -3,9 +3,14 @@
 A subscribe message needs a one-time consent the resident granted in the mini-program
 (``POST /api/v1/me/subscriptions``); each message uses one. No consent is not a failure:
 the delivery is skipped (the resident still sees the change in the mini-program).
+
+Each outbox event kind that reaches residents has one message builder in :data:`MESSAGES`.
+The report kind is this module's own; features keep theirs in their table
+(``bridges.kinds.Kinds.wechat_message``), which composition installs with :func:`add_messages`.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -21,7 +26,7 @@ from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Resident
 from miniapp_api.models import SubscriptionConsent
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 
 from bridges.wechat import errcodes
 from bridges.wechat.client import WechatClient
@@ -31,9 +36,9 @@ _PHRASES = {"pending": "待受理", "accepted": "已受理", "transferred": "已
             "closed": "已评价", "rejected": "不予受理"}
 
 
-def _thing(text: str) -> str:
-    """A ``thing`` value: at most 20 characters, never empty."""
-    text = " ".join((text or "").split()) or "进度已更新"
+def thing(text: str, fallback: str = "进度已更新") -> str:
+    """A ``thing`` value: at most 20 characters, never empty (``fallback`` stands in)."""
+    text = " ".join((text or "").split()) or fallback
     return text if len(text) <= 20 else text[:19] + "…"
 
 
@@ -44,7 +49,7 @@ def status_message_data(payload: dict, now: datetime, fields: dict[str, str]) ->
     return {
         fields["number"]: payload["number"][:32],
         fields["status"]: _PHRASES.get(status, "已更新"),
-        fields["note"]: _thing(note),
+        fields["note"]: thing(note),
         fields["time"]: now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
     }
 
@@ -62,12 +67,12 @@ MessageFn = Callable[[OutboxEvent, Settings], SubscribeMessage]
 MESSAGES = KindRegistry("a WeChat message")
 
 
-def wechat_message(*kinds: str) -> Callable[[MessageFn], MessageFn]:
-    """Register the decorated function as the subscribe message of outbox event ``kinds``."""
-    return MESSAGES.register(*kinds)
+def add_messages(table: Mapping[str, MessageFn]) -> None:
+    """Install a feature's subscribe messages (``Kinds.wechat``); installing them again is a no-op."""
+    MESSAGES.add_all(table)
 
 
-@wechat_message("report.status_changed")
+@MESSAGES.register("report.status_changed")
 def _status_changed(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
     template = settings.wechat.templates
     return SubscribeMessage(
@@ -77,6 +82,8 @@ def _status_changed(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
 
 
 class WechatBridge:
+    """The ``wechat`` channel: subscribe messages to residents, one consent each."""
+
     channel = "wechat"
 
     def __init__(self, settings: Settings, client: WechatClient):
@@ -84,9 +91,11 @@ class WechatBridge:
         self.client = client
 
     def rate_limit(self, target: str) -> int | None:
+        """No limit: WeChat's quotas are per day."""
         return None  # WeChat's subscribe-message quotas are per day and far above our volume
 
     def coalescible(self, delivery: Delivery) -> bool:
+        """Never: each message is one resident's."""
         return False
 
     def deliver(self, delivery: Delivery, now: datetime) -> None:
@@ -117,4 +126,5 @@ class WechatBridge:
              .where((SubscriptionConsent.id == consent.id) & (SubscriptionConsent.remaining > 0)).execute())
 
     def deliver_digest(self, digest, members, now):  # pragma: no cover - never coalescible
+        """Never called: WeChat deliveries are never coalesced."""
         raise PermanentFailure("wechat deliveries are never coalesced")

@@ -24,6 +24,8 @@ Kind = Literal["retry", "token", "rate_limited", "permanent"]
 
 
 class Errcode(NamedTuple):
+    """What one WeChat errcode means and what the caller does about it."""
+
     meaning: str
     kind: Kind
     # Seconds to wait before the next try (retry / rate_limited only); None = worker backoff.

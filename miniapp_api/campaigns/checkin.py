@@ -25,6 +25,7 @@ _DIGITS = re.compile(r"^\d{6}$")
 
 
 def slot_of(now: datetime, period: int) -> int:
+    """The number of the ``period``-second time slot ``now`` falls in."""
     return int(now.timestamp()) // period
 
 
@@ -41,6 +42,7 @@ def current_code(secret_key: str, number: str, now: datetime, period: int) -> tu
 
 
 def qr_text(number: str, code: str) -> str:
+    """The text a campaign's check-in QR code carries (its number and current code)."""
     return f"{QR_PREFIX}:{number}:{code}"
 
 
@@ -76,6 +78,7 @@ def qr_svg(text: str, scale: int = 8) -> str:
 
 
 def qr_png(text: str, scale: int = 8) -> bytes:
+    """``text`` as a QR code PNG."""
     buf = io.BytesIO()
     segno.make(text, error="m", micro=False).save(buf, kind="png", scale=scale, border=2)
     return buf.getvalue()

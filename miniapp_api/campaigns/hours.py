@@ -24,6 +24,7 @@ def display_name(resident_id: int) -> str:
 
 
 def hours_of(resident: Resident) -> tuple[float, list[VolunteerHours]]:
+    """A resident's total volunteer hours and its entries, newest first."""
     rows = list(VolunteerHours.select(VolunteerHours, Campaign, Township).join(Campaign)
                 .switch(VolunteerHours).join(Township)
                 .where(VolunteerHours.resident == resident).order_by(VolunteerHours.id.desc()))

@@ -16,7 +16,6 @@ report stays open.
 """
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from datetime import time as dtime
 from datetime import timedelta
@@ -34,6 +33,8 @@ from miniapp_api.errors import Conflict
 from miniapp_api.errors import Forbidden
 from miniapp_api.errors import NotFound
 from miniapp_api.errors import ValidationFailed
+from miniapp_api.paging import decode_cursor
+from miniapp_api.paging import encode_cursor
 from miniapp_api.reports.lifecycle import Action
 from miniapp_api.reports.lifecycle import Actor
 from miniapp_api.reports.lifecycle import Status
@@ -43,11 +44,11 @@ from miniapp_api.models import TimelineEntry
 from miniapp_api.models.community import Campaign
 from miniapp_api.models.community import Signup
 from miniapp_api.models.community import VolunteerHours
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 from miniapp_api.campaigns import checkin as codes
 from miniapp_api.org import geo
 from miniapp_api.org import places
-from miniapp_api.community.common import local
+from miniapp_api.time import local
 from miniapp_api.community.common import next_code
 
 ACTIVE = ("confirmed", "waitlisted")
@@ -169,38 +170,23 @@ def visible_to(resident: Resident):
 
 
 def get_for(resident: Resident, number: str) -> Campaign:
+    """Campaign ``number`` if ``resident`` may see it, else 404."""
     campaign = Campaign.select().where((Campaign.number == number) & visible_to(resident)).first()
     if campaign is None:
         raise NotFound("找不到该志愿活动", code="campaign_not_found")
     return campaign
 
 
-def encode_cursor(cid: int) -> str:
-    return base64.urlsafe_b64encode(f"c{cid}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("c"):
-            raise ValueError
-        value = int(raw[1:])
-        if not 1 <= value <= 2**62:
-            raise ValueError
-        return value
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("cursor：分页参数无效", field="cursor") from None
-
-
 def page(query, cursor: str | None, limit: int) -> tuple[list[Campaign], str | None]:
     """Newest first, cursor-paged."""
     if cursor:
-        query = query.where(Campaign.id < decode_cursor(cursor))
+        query = query.where(Campaign.id < decode_cursor(cursor, "c")[0])
     rows = list(query.order_by(Campaign.id.desc()).limit(limit + 1))
-    return rows[:limit], (encode_cursor(rows[limit - 1].id) if len(rows) > limit else None)
+    return rows[:limit], (encode_cursor("c", rows[limit - 1].id) if len(rows) > limit else None)
 
 
 def waitlisted_counts(campaign_ids: list[int]) -> dict[int, int]:
+    """How many are waitlisted for each campaign (by id; campaigns with none are left out)."""
     if not campaign_ids:
         return {}
     rows = (Signup.select(Signup.campaign, fn.COUNT(Signup.id).alias("n"))

@@ -1,11 +1,11 @@
-"""Helpers shared by notices and campaigns: short numbers, local times, masking."""
+"""Helpers shared by notices and campaigns: short numbers, time ranges, masking."""
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
 from miniapp_api.models import Counter
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import local
 
 NUMBER_RE = re.compile(r"^[0-9A-Za-z-]{1,32}$")
 
@@ -19,11 +19,6 @@ def next_code(prefix: str) -> str:
      .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1})
      .execute())
     return f"{prefix}{Counter.get_by_id(name).value:04d}"
-
-
-def local(dt: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A UTC time shown in China's local time (``2026-11-28 09:00``)."""
-    return "" if dt is None else dt.astimezone(LOCAL_TZ).strftime(fmt)
 
 
 def time_range(start: datetime, end: datetime) -> str:

@@ -38,7 +38,7 @@ from flask_wtf.csrf import validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms.validators import ValidationError
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.web.admin_auth import AdminPrincipal
 from miniapp_api.errors import ApiError
 from miniapp_api.reports.lifecycle import ACTION_LABELS
@@ -46,14 +46,12 @@ from miniapp_api.reports.lifecycle import STATUS_LABELS
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.console import security
-from miniapp_api.console.audit import ACTION_LABELS as AUDIT_LABELS
-from miniapp_api.console.audit import Who
-from miniapp_api.console.audit import local
+from miniapp_api.audit import ACTION_LABELS as AUDIT_LABELS
+from miniapp_api.audit import Who
+from miniapp_api.audit import local
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
-               static_folder="static")
 csrf = CSRFProtect()
 
 COOKIE_NAME = "tongxin_console"
@@ -69,16 +67,45 @@ CHANNEL_LABELS = {"wechat": "微信", "dingtalk": "钉钉", "console": "控制�
 LEVEL_LABELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
 
 
-class FormError(Exception):
-    """Bad input on a console form: ``errors`` maps field names to Chinese messages."""
+class Routes:
+    """The routes of one view module, recorded by its decorators and added to the console
+    blueprint by :func:`install` (so registration is one explicit list, not an import)."""
 
-    def __init__(self, errors: dict[str, str] | str):
-        self.errors = {"_": errors} if isinstance(errors, str) else dict(errors)
-        super().__init__("; ".join(self.errors.values()))
+    def __init__(self) -> None:
+        self.rules: list[tuple[str, object, dict]] = []
+        self.template_globals: list[tuple[str, object]] = []
 
-    @property
-    def message(self) -> str:
-        return "；".join(self.errors.values())
+    def route(self, rule: str, **options):
+        """Record ``rule`` for the decorated view (options as for ``Blueprint.route``)."""
+        def record(view):
+            self.rules.append((rule, view, options))
+            return view
+        return record
+
+    def get(self, rule: str, **options):
+        """Record a GET route."""
+        return self.route(rule, methods=["GET"], **options)
+
+    def post(self, rule: str, **options):
+        """Record a POST route."""
+        return self.route(rule, methods=["POST"], **options)
+
+    def template_global(self, name: str):
+        """Record a function the console's templates may call as ``name``."""
+        def record(func):
+            self.template_globals.append((name, func))
+            return func
+        return record
+
+    def add_to(self, bp: Blueprint) -> None:
+        """Add every recorded route and template global to ``bp``."""
+        for rule, view, options in self.rules:
+            bp.add_url_rule(rule, view_func=view, **options)
+        for name, func in self.template_globals:
+            bp.add_app_template_global(func, name)
+
+
+routes = Routes()  # the console's own: the catch-all 404 page
 
 
 # --- who is asking --------------------------------------------------------------------------
@@ -90,10 +117,12 @@ def client_ip() -> str:
 
 
 def admin() -> AdminPrincipal:
+    """The administrator of this console request."""
     return g.console_admin
 
 
 def who() -> Who:
+    """The administrator of this request, as the audit log records them."""
     p: AdminPrincipal = g.console_admin
     return Who(username=g.console_user.username, name=p.name, role=p.role, township=p.township,
                ip=client_ip(), user_id=p.user_id)
@@ -106,6 +135,7 @@ def township_scope() -> str | None:
 
 
 def visible_townships() -> list[Township]:
+    """The townships this administrator may see (one for a unit administrator)."""
     scope = township_scope()
     q = Township.select().order_by(Township.sort_order, Township.id)
     return list(q.where(Township.code == scope) if scope else q)
@@ -151,7 +181,6 @@ def _load_console_admin() -> None:
                                      user_id=user.id)
 
 
-@bp.before_request
 def _console_guard():
     if request.endpoint in ("console.static",):
         return None
@@ -167,7 +196,6 @@ def _console_guard():
     return None
 
 
-@bp.after_request
 def _headers(resp):
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Frame-Options"] = "DENY"
@@ -185,31 +213,28 @@ def _error_page(status: int, title: str, message: str):
     return render_template("console/error.html", status=status, title=title, message=message), status
 
 
-@bp.errorhandler(CSRFError)
 def _csrf_error(err: CSRFError):
     return _error_page(400, "页面已过期", "表单校验失败（页面已过期或来源不明），没有做任何修改。请返回、刷新页面后重试。")
 
 
-@bp.errorhandler(ApiError)
 def _api_error(err: ApiError):
     titles = {403: "没有权限", 404: "找不到", 409: "操作冲突"}
     return _error_page(err.status, titles.get(err.status, "请求有误"), err.message)
 
 
-@bp.errorhandler(HTTPException)
 def _http_error(err: HTTPException):
     messages = {404: "找不到该页面", 405: "不支持该请求方法", 413: "上传的文件太大"}
     return _error_page(err.code or 500, "请求无法处理", messages.get(err.code, "请求无法处理"))
 
 
-@bp.errorhandler(Exception)
 def _unexpected(err: Exception):
     log.exception("console error")
     return _error_page(500, "服务器内部错误", "服务器内部错误，操作没有完成。请稍后再试，或联系技术支持。")
 
 
-@bp.route("/<path:rest>")
+@routes.route("/<path:rest>")
 def not_found(rest: str):
+    """Any other path under /console/: the console's own 404 page."""
     return _error_page(404, "找不到", "找不到该页面")
 
 
@@ -228,7 +253,6 @@ NAV = [
 ]
 
 
-@bp.context_processor
 def _context():
     p = g.get("console_admin")
     nav = [(ep, label) for ep, label, roles in NAV if p and (roles is None or p.role in roles)]
@@ -254,10 +278,25 @@ def _secret_key(app: Flask) -> bytes:
     return hmac.new(settings.server.secret_key.encode(), b"tongxin-console-cookie", hashlib.sha256).digest()
 
 
-def install(app: Flask) -> None:
-    """Configure cookies and CSRF, register the blueprint and the session hook."""
-    from miniapp_api.console import views  # noqa: F401  (the views add their routes to ``bp``)
+def blueprint(views: list[Routes]) -> Blueprint:
+    """A console blueprint with its hooks, error pages and the routes of ``views``."""
+    bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+                   static_folder="static")
+    bp.before_request(_console_guard)
+    bp.after_request(_headers)
+    bp.register_error_handler(CSRFError, _csrf_error)
+    bp.register_error_handler(ApiError, _api_error)
+    bp.register_error_handler(HTTPException, _http_error)
+    bp.register_error_handler(Exception, _unexpected)
+    bp.context_processor(_context)
+    for view in views:
+        view.add_to(bp)
+    routes.add_to(bp)
+    return bp
 
+
+def install(app: Flask, views: list[Routes]) -> None:
+    """Configure cookies and CSRF, register the blueprint (with ``views``) and the session hook."""
     settings = app.config["TONGXIN_SETTINGS"]
     if not app.secret_key:
         app.secret_key = _secret_key(app)
@@ -273,9 +312,10 @@ def install(app: Flask) -> None:
     app.config.setdefault("CONSOLE_ABSOLUTE_HOURS", ABSOLUTE_HOURS)
     csrf.init_app(app)
     app.before_request(_load_console_admin)
-    app.register_blueprint(bp)
+    app.register_blueprint(blueprint(views))
     app.jinja_env.filters["local"] = local
 
 
 def get_settings():
-    return services.get().settings
+    """The app's settings."""
+    return collaborators.current().settings

@@ -16,9 +16,9 @@ from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.models import Township
-from miniapp_api.console import audit
-from miniapp_api.console.audit import Who
-from miniapp_api.console.core import FormError
+from miniapp_api import audit
+from miniapp_api.audit import Who
+from miniapp_api.validation import FormError
 
 STATES = {"pending": "待发送", "sending": "发送中", "dead": "失败", "sent": "已发送", "skipped": "已跳过",
           "coalesced": "已合并", "discarded": "已丢弃"}
@@ -54,6 +54,7 @@ def targets(scope: str | None) -> list[dict]:
 
 
 def listing(scope: str | None, state: str, target: str, page: int = 1) -> list[Delivery]:
+    """One page of deliveries in the administrator's scope, filtered by state and target."""
     query = _scoped(scope)
     if state in STATES:
         query = query.where(Delivery.state == state)

@@ -16,6 +16,7 @@ from datetime import datetime
 from miniapp_api.reports import lifecycle
 from miniapp_api.web.admin_auth import AdminPrincipal
 from miniapp_api.db import write_tx
+from miniapp_api.errors import ApiError
 from miniapp_api.errors import NotFound
 from miniapp_api.reports.lifecycle import Action
 from miniapp_api.reports.lifecycle import Actor
@@ -30,9 +31,10 @@ from miniapp_api.models import TimelineEntry
 from miniapp_api.models import Township
 from miniapp_api.models import Upload
 from miniapp_api.reports.uploads import photo_out
-from miniapp_api.console import audit
-from miniapp_api.console.audit import Who
-from miniapp_api.console.core import FormError
+from miniapp_api.reports.uploads import save_upload
+from miniapp_api import audit
+from miniapp_api.audit import Who
+from miniapp_api.validation import FormError
 from miniapp_api.console.stats import overdue_clause
 
 PAGE_SIZE = 50
@@ -43,6 +45,8 @@ _NUMBER_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw
 
 @dataclass
 class Filters:
+    """The report list's filters and page, as the query string gives them."""
+
     township: str = ""
     status: str = ""
     category: str = ""
@@ -93,20 +97,24 @@ def get(principal: AdminPrincipal, number: str) -> Report:
 
 
 def photos(report: Report) -> list[dict]:
+    """The report's photos as the page shows them."""
     rows = (ReportPhoto.select(ReportPhoto, Upload).join(Upload)
             .where(ReportPhoto.report == report).order_by(ReportPhoto.position))
     return [dict(photo_out(r.upload, ""), completion=r.position >= COMPLETION_PHOTO_POSITION) for r in rows]
 
 
 def timeline(report: Report) -> list[TimelineEntry]:
+    """The report's timeline, oldest first."""
     return list(TimelineEntry.select().where(TimelineEntry.report == report).order_by(TimelineEntry.id))
 
 
 def reporter_label(report: Report) -> str:
+    """How the page names the reporter (never their openid or phone)."""
     return "匿名" if report.anonymous else "居民(已实名)"
 
 
 def can_reveal(principal: AdminPrincipal, report: Report) -> bool:
+    """True when this administrator may reveal the reporter's identity."""
     return (not report.anonymous and principal.role in ("county_admin", "unit_admin")
             and principal.can_write(report.township.code))
 
@@ -128,6 +136,7 @@ def reveal(principal: AdminPrincipal, who: Who, report: Report, now: datetime) -
 
 
 def departments() -> list[Department]:
+    """Every county department, for the transfer form."""
     return list(Department.select().order_by(Department.id))
 
 
@@ -179,9 +188,6 @@ def _photo_count(report: Report) -> int:
 
 def _completion_photo(svc, data: bytes) -> Upload:
     """Check, clean and store an administrator's completion photo (same rules as residents')."""
-    from miniapp_api.errors import ApiError
-    from miniapp_api.reports.uploads import save_upload
-
     try:
         return save_upload(svc.storage, svc.settings.uploads, None, data)
     except ApiError as err:

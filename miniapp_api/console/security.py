@@ -69,10 +69,12 @@ class AccountError(ValueError):
 
 
 def hash_password(password: str) -> str:
+    """The argon2 hash of ``password``."""
     return hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
+    """True when ``password`` matches ``hashed``."""
     try:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -186,6 +188,7 @@ def _clear_failures(username: str) -> None:
 
 
 def wait_text(seconds: float) -> str:
+    """How long a locked-out user must wait, in Chinese."""
     minutes = int(seconds // 60)
     return f"{minutes} 分 {int(seconds % 60)} 秒" if minutes else f"{max(1, int(seconds))} 秒"
 
@@ -230,6 +233,8 @@ def start_session(user: AdminUser, ip: str, user_agent: str, now: datetime, abso
 
 @dataclass
 class Resumed:
+    """A resumed session: its user, or None and whether it had expired."""
+
     user: AdminUser | None
     expired: bool = False
 
@@ -252,6 +257,7 @@ def resume_session(token: str, now: datetime, idle: timedelta) -> Resumed:
 
 
 def end_session(token: str, now: datetime) -> None:
+    """Revoke the session ``token`` (logout)."""
     with write_tx():
         ConsoleSession.update(revoked_at=now).where(
             (ConsoleSession.id == _digest(token)) & ConsoleSession.revoked_at.is_null()).execute()

@@ -24,10 +24,10 @@ from miniapp_api.deadlines.stats import report_stats
 from miniapp_api.models import Category
 from miniapp_api.models import Report
 from miniapp_api.models import Township
-from miniapp_api.reports.schemas import LOCAL_TZ
-from miniapp_api.console import audit
-from miniapp_api.console.audit import Who
-from miniapp_api.console.core import FormError
+from miniapp_api.time import LOCAL_TZ
+from miniapp_api import audit
+from miniapp_api.audit import Who
+from miniapp_api.validation import FormError
 
 OPEN = ("pending", "accepted", "transferred")
 #: "All time" on the dashboard: reports submitted since this day.
@@ -93,6 +93,7 @@ def unit_stats(townships: list[Township], days: int | None, now: datetime) -> tu
 
 
 def county_emergency() -> bool:
+    """True while the county-wide emergency mode is on."""
     return emergency.county_on()
 
 

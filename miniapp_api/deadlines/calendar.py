@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
 from datetime import datetime
-from datetime import time
 from datetime import timedelta
 from datetime import timezone
 
+from miniapp_api.models.deadlines import Holiday
 from miniapp_api.prepared import Prepared
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
+from miniapp_api.time import day_start
 
 #: A deadline never looks further ahead than this (a guard against a calendar with no
 #: working day at all).
@@ -32,6 +33,7 @@ class WorkCalendar:
     workdays: frozenset[date] = field(default_factory=frozenset)
 
     def is_working_day(self, day: date) -> bool:
+        """Whether ``day`` is worked: a listed workday, else a weekday that is no holiday."""
         if day in self.workdays:
             return True
         if day in self.holidays:
@@ -40,8 +42,6 @@ class WorkCalendar:
 
 
 def _holidays_query():
-    from miniapp_api.models.deadlines import Holiday  # late: the models import this module's neighbours
-
     return Holiday.select(Holiday.day, Holiday.kind)
 
 
@@ -57,8 +57,7 @@ def load_calendar() -> WorkCalendar:
     )
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), LOCAL_TZ)
+_midnight = day_start
 
 
 def add_hours(start: datetime, hours: float, calendar: WorkCalendar | None) -> datetime:

@@ -26,7 +26,7 @@ from miniapp_api.models import GroupMapping
 from miniapp_api.models import Report
 from miniapp_api.models import Township
 from miniapp_api.models.deadlines import SchedulerMark
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 from miniapp_api.deadlines import stats
 
 

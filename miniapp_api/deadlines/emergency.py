@@ -29,49 +29,26 @@ from miniapp_api.models import GroupMapping
 from miniapp_api.models import Report
 from miniapp_api.models import Township
 from miniapp_api.models.deadlines import EmergencySwitch
-from miniapp_api.prepared import Prepared
 from miniapp_api.deadlines import ladder
+from miniapp_api.deadlines.calendar import load_calendar
+from miniapp_api.deadlines.mode import county_on
+from miniapp_api.deadlines.mode import in_force
+from miniapp_api.deadlines.planner import due_of
+from miniapp_api.deadlines.planner import phase_of
+from miniapp_api.deadlines.planner import start_phase
+from miniapp_api.deadlines.policy import load_policy
 
 OPEN = ("pending", "accepted", "transferred")
 
 
-# Asked on every submission; compiled once (see ``prepared``).
-_COUNTY = Prepared(lambda: EmergencySwitch.select(EmergencySwitch.on).where(EmergencySwitch.scope == "county")
-                   .order_by(EmergencySwitch.id.desc()).limit(1))
-
-
-def county_on() -> bool:
-    """Whether the county-wide switch is on (its latest flip)."""
-    return bool(_COUNTY.scalar())
-
-
-def in_force(township) -> bool:
-    """Whether emergency mode applies to a unit (a :class:`Township` or its id)."""
-    if county_on():
-        return True
-    if isinstance(township, Township):
-        return bool(township.emergency)
-    row = Township.select(Township.emergency).where(Township.id == township).first()
-    return bool(row and row.emergency)
-
-
-def urgent_for(township: Township, category: Category) -> bool:
-    """Whether a new report of ``category`` in ``township`` takes the urgent lane."""
-    from miniapp_api.deadlines.policy import load_policy
-
-    return urgent_when(in_force(township), load_policy(), category.code)
-
-
-def urgent_when(in_emergency: bool, policy, category_code: str) -> bool:
-    """Whether a new report of ``category_code`` takes the urgent lane, the switch being as
-    ``in_emergency`` says: every category, or only ``emergency_categories`` when listed."""
-    if not in_emergency:
-        return False
-    return not policy.emergency_categories or category_code in policy.emergency_categories
+# ``county_on`` and ``in_force`` live in :mod:`.mode` (the planner reads them); named here too.
+__all__ = ["OPEN", "SwitchResult", "county_on", "history", "in_force", "state", "switch"]
 
 
 @dataclass
 class SwitchResult:
+    """The switch after a flip (or as it stands): county-wide, per unit, and what the flip did."""
+
     changed: bool
     county: bool
     townships: dict[str, bool] = field(default_factory=dict)
@@ -87,8 +64,6 @@ def state() -> SwitchResult:
 
 
 def _raise_urgent(township_ids: list[int]) -> int:
-    from miniapp_api.deadlines.policy import load_policy
-
     categories = load_policy().emergency_categories
     cond = Report.status.in_(OPEN) & (Report.urgent == False) & Report.township.in_(township_ids)  # noqa: E712
     if categories:
@@ -119,8 +94,6 @@ def switch(on: bool, township_code: str | None, actor: str, now: datetime) -> Sw
     Flipping to the state it is already in changes nothing and announces nothing.
     Raises :class:`~miniapp_api.errors.NotFound` for an unknown unit code.
     """
-    from miniapp_api.deadlines.policy import load_policy
-
     with write_tx():
         township = None
         was_county = county_on()
@@ -166,12 +139,6 @@ def switch(on: bool, township_code: str | None, actor: str, now: datetime) -> Sw
 def _shorten_running(township_ids: list[int], now: datetime) -> int:
     """Put the open reports of units going into emergency mode on the emergency clock: each
     running clock restarts now with its remaining time shortened by the emergency factor."""
-    from miniapp_api.deadlines.calendar import load_calendar
-    from miniapp_api.deadlines.planner import due_of
-    from miniapp_api.deadlines.planner import phase_of
-    from miniapp_api.deadlines.planner import start_phase
-    from miniapp_api.deadlines.policy import load_policy
-
     policy, calendar = load_policy(), load_calendar()
     count = 0
     query = Report.select().where(Report.status.in_(OPEN) & Report.township.in_(township_ids)
@@ -187,4 +154,5 @@ def _shorten_running(township_ids: list[int], now: datetime) -> int:
 
 
 def history(limit: int = 50) -> list[EmergencySwitch]:
+    """The latest flips, newest first."""
     return list(EmergencySwitch.select().order_by(EmergencySwitch.id.desc()).limit(limit))

@@ -12,8 +12,7 @@ report has no grid (or the grid no posts), the township's posts stand in.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from miniapp_api.groups.duty import Posts
 from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Report
@@ -39,30 +38,6 @@ def next_level(report: Report, duty_departments: dict[str, str], category_code: 
     if level == "department":
         return "county"
     return None
-
-
-@dataclass(frozen=True)
-class Posts:
-    """The A and B posts of one level (either may be missing)."""
-
-    a: Official | None
-    b: Official | None
-
-    @staticmethod
-    def available(official: Official | None) -> bool:
-        return official is not None and official.active and not official.on_leave
-
-    @property
-    def a_available(self) -> bool:
-        return self.available(self.a)
-
-    def on_duty(self, *, emergency: bool = False, handed_over: bool = False) -> list[Official]:
-        """Who is @-mentioned: A (B once A handed over or when A is away); both in emergency."""
-        if emergency:
-            return [o for o in (self.a, self.b) if self.available(o)]
-        if not handed_over and self.a_available:
-            return [self.a]
-        return [self.b] if self.available(self.b) else []
 
 
 def _base():
@@ -97,10 +72,12 @@ def township_posts(township_id: int) -> Posts:
 
 
 def department_posts(department_id: int) -> Posts:
+    """The department's own A/B posts."""
     return _posts_of(_DEPARTMENT, unit=department_id)
 
 
 def county_posts() -> Posts:
+    """The county's A/B posts."""
     return _posts_of(_COUNTY)
 
 
@@ -130,6 +107,7 @@ class Roster:
         self.units = {k: Posts(v.get("A"), v.get("B")) for k, v in found.items()}
 
     def posts(self, report: Report, level: str) -> Posts:
+        """The A/B posts on duty for ``report`` at ``level``."""
         key = None
         if level == "grid" and report.grid_id:
             key = ("grid", report.grid_id)
@@ -186,10 +164,12 @@ def mobiles(officials: list[Official]) -> list[str]:
 
 
 def names(officials: list[Official]) -> str:
+    """The officials' names, joined with 、."""
     return "、".join(o.name for o in officials)
 
 
 def post_of(official: Official | None) -> str:
+    """``A`` or ``B`` for an official on a duty post, else empty."""
     return official.duty_post if official and official.duty_post in ("A", "B") else ""
 
 

@@ -2,7 +2,8 @@
 
 :func:`after_change` runs inside the lifecycle's transaction (``lifecycle.apply`` calls it),
 and :func:`plan_submission` plans a new report's clock before ``lifecycle.submit`` inserts
-it, so a report's deadlines always match its status:
+it, so a report's deadlines always match its status. Both are lifecycle hooks, registered
+by composition through :func:`register_hooks`:
 
 =================  ==================================================================
 change             deadline clock
@@ -34,13 +35,15 @@ from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.models import TimelineEntry
 from miniapp_api.models.deadlines import RatingRecord
-from miniapp_api.deadlines import emergency
 from miniapp_api.deadlines import ladder
+from miniapp_api.deadlines import mode
 from miniapp_api.deadlines.calendar import WorkCalendar
 from miniapp_api.deadlines.calendar import add_hours
 from miniapp_api.deadlines.calendar import load_calendar
 from miniapp_api.deadlines.policy import Policy
 from miniapp_api.deadlines.policy import load_policy
+from miniapp_api.reports import lifecycle
+from miniapp_api.reports.lifecycle import Action
 
 ACCEPT_PHASE = "accept"
 RESOLVE_PHASE = "resolve"
@@ -57,6 +60,7 @@ def phase_of(status: str) -> str | None:
 
 
 def due_of(report: Report) -> datetime | None:
+    """The due time of the deadline the report is running against (None without one)."""
     phase = phase_of(report.status)
     if phase == ACCEPT_PHASE:
         return report.accept_due_at
@@ -116,7 +120,7 @@ def plan_phase(report: Report, phase: str, now: datetime, policy: Policy | None 
     policy = policy or load_policy()
     category = category or Category.get_by_id(report.category_id)
     if in_emergency is None:
-        in_emergency = emergency.in_force(report.township_id)
+        in_emergency = mode.in_force(report.township_id)
     base = hours if hours is not None else (category.accept_hours if phase == ACCEPT_PHASE else category.resolve_hours)
     factor = 1.0
     if in_emergency:
@@ -157,9 +161,9 @@ def plan_submission(report: Report, now: datetime) -> dict:
     ``township`` are read from it (instances given to it cost no query)."""
     policy = load_policy()
     category = report.category
-    in_emergency = emergency.in_force(report.township)
+    in_emergency = mode.in_force(report.township)
     extra = {}
-    if emergency.urgent_when(in_emergency, policy, category.code):
+    if mode.urgent_when(in_emergency, policy, category.code):
         extra["urgent"] = True
     dept_code = policy.duty_departments.get(category.code)
     if report.level == "department" and not report.department_id and dept_code:
@@ -171,8 +175,15 @@ def plan_submission(report: Report, now: datetime) -> dict:
     return values
 
 
-def _stop(report: Report, **extra) -> None:
-    Report.update(next_step_at=None, **extra).where(Report.id == report.id).execute()
+def _stop(report: Report, **extra) -> Report:
+    """Stop the clock (and write ``extra``); returns the row as updated."""
+    values = dict(next_step_at=None, **extra)
+    Report.update(**values).where(Report.id == report.id).execute()
+    for name, value in values.items():
+        setattr(report, name, value)
+    report._dirty.clear()
+    return report
+
 
 
 def _resolver(actor) -> Official | None:
@@ -203,29 +214,48 @@ def _record_rating(report: Report, score: int, now: datetime, *, redo: bool) -> 
                         official=(entry.actor_name if entry else "")[:40], redo=redo)
 
 
-def after_change(report: Report, old, new, action, actor, now: datetime, changes: dict) -> None:
-    """Keep the deadline clock in step with a status change (see the module's table)."""
-    from miniapp_api.reports import lifecycle
-
-    action = str(action)
-    fresh = Report.get_by_id(report.id)
-    if action == lifecycle.Action.ACCEPT:
-        start_phase(fresh, RESOLVE_PHASE, now)
-    elif action == lifecycle.Action.TRANSFER:
+def after_change(change: lifecycle.Change) -> Report:
+    """Keep the deadline clock in step with a status change (see the module's table); returns
+    the row as it leaves it. ``change.report`` is the row as the change left it."""
+    action, fresh, now, changes = change.action, change.report, change.now, change.changes
+    if action == Action.ACCEPT:
+        return _current(start_phase(fresh, RESOLVE_PHASE, now))
+    if action == Action.TRANSFER:
         policy = load_policy()
-        start_phase(fresh, ACCEPT_PHASE, now, policy, hours=policy.whistle_report_hours)
-    elif action == lifecycle.Action.RESOLVE:
-        _stop(fresh, **_attribution(fresh, _resolver(actor)))
-    elif action == lifecycle.Action.REOPEN:
+        return _current(start_phase(fresh, ACCEPT_PHASE, now, policy, hours=policy.whistle_report_hours))
+    if action == Action.RESOLVE:
+        return _stop(fresh, **_attribution(fresh, _resolver(change.actor)))
+    if action == Action.REOPEN:
         # 重办 at the same level; the scheduler's next pass writes the 回访 entry and tells the
         # group (a ladder step, once), so this change stays one entry and one event.
         score = changes.get("rating_score")
         if score is not None:
             _record_rating(fresh, int(score), now, redo=True)
-        start_phase(fresh, RESOLVE_PHASE, now, extra={"redo_count": fresh.redo_count + 1}, look_now=True)
-    elif action == lifecycle.Action.RATE:
-        _stop(fresh)
+        return _current(start_phase(fresh, RESOLVE_PHASE, now, extra={"redo_count": fresh.redo_count + 1},
+                                    look_now=True))
+    if action == Action.RATE:
+        fresh = _stop(fresh)
         if changes.get("rating_score") is not None:
             _record_rating(fresh, int(changes["rating_score"]), now, redo=False)
-    elif new is not None and str(new) in ("closed", "rejected", "resolved"):
-        _stop(fresh)
+        return fresh
+    if change.new is not None and str(change.new) in ("closed", "rejected", "resolved"):
+        return _stop(fresh)
+    return fresh
+
+
+def _current(planned: Report) -> Report:
+    """A row :func:`start_phase` wrote, as if read back (nothing left to save)."""
+    planned._dirty.clear()
+    return planned
+
+
+def is_redo(score: int) -> bool:
+    """Whether a rating of ``score`` sends the report back (重办): up to ``redo_max_score``."""
+    return score <= load_policy().redo_max_score
+
+
+def register_hooks() -> None:
+    """Tie the deadline clocks to the report lifecycle (composition calls it; idempotent)."""
+    lifecycle.on_change(after_change)
+    lifecycle.plan_submissions_with(plan_submission)
+    lifecycle.redo_when(is_redo)

@@ -31,6 +31,7 @@ class Policy:
 
     @classmethod
     def from_settings(cls, s: DeadlinesSettings) -> "Policy":
+        """The policy ``[deadlines]`` describes."""
         return cls(s.working_days, tuple(s.reminder_fractions), s.handover_fraction,
                    s.emergency_accept_factor, s.emergency_resolve_factor, s.emergency_all_days,
                    frozenset(s.emergency_categories), s.whistle_report_hours, s.redo_max_score,

@@ -24,7 +24,6 @@ never repeats a step, and several workers may run passes at once. Then the daily
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -38,6 +37,8 @@ from miniapp_api.db import write_tx
 from miniapp_api.models import Category
 from miniapp_api.models import Report
 from miniapp_api.models.deadlines import EscalationStep
+from miniapp_api.passes import PassCounts
+from miniapp_api.deadlines import digest
 from miniapp_api.deadlines import ladder
 from miniapp_api.deadlines import steps
 from miniapp_api.deadlines.calendar import load_calendar
@@ -57,7 +58,9 @@ TX_BATCH = 100
 
 
 @dataclass
-class PassSummary:
+class PassSummary(PassCounts):
+    """What one scheduler pass did: reports looked at, steps done by kind, digests, races."""
+
     looked: int = 0
     planned: int = 0
     reminders: int = 0
@@ -69,16 +72,6 @@ class PassSummary:
     digests: int = 0
     raced: int = 0
     errors: int = 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    def add(self, other: "PassSummary") -> None:
-        for name, value in asdict(other).items():
-            setattr(self, name, getattr(self, name) + value)
-
-    def __str__(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
 
 
 class _Context(steps.StepContext):
@@ -221,8 +214,6 @@ def _run_batch(report_ids: list[int], now: datetime, ctx: _Context, summary: Pas
 def run_pass(settings: Settings, now: datetime, *, limit: int | None = None, digests: bool = True) -> PassSummary:
     """One scheduler pass at ``now``: due ladder steps of at most ``limit`` reports, then the
     daily digests that are due. Deterministic for a given ``now`` and database."""
-    from miniapp_api.deadlines import digest
-
     database.connect(reuse_if_open=True)
     summary = PassSummary()
     ctx = _Context()

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 from datetime import date
 from datetime import datetime
-from datetime import time
 from datetime import timedelta
 from datetime import timezone
 
@@ -45,7 +44,7 @@ from miniapp_api.models import Department
 from miniapp_api.models import Report
 from miniapp_api.models import Township
 from miniapp_api.models.deadlines import RatingRecord
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import day_start
 
 STATUSES = ("pending", "accepted", "transferred", "resolved", "closed", "rejected")
 GROUPINGS = ("county", "township", "department", "category", "township_category", "department_category")
@@ -73,8 +72,8 @@ def _overdue(now: datetime):
 
 def local_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """UTC bounds of the local days ``start`` … ``end`` (inclusive)."""
-    lo = datetime.combine(start, time(0), LOCAL_TZ).astimezone(timezone.utc)
-    hi = datetime.combine(end + timedelta(days=1), time(0), LOCAL_TZ).astimezone(timezone.utc)
+    lo = day_start(start).astimezone(timezone.utc)
+    hi = day_start(end + timedelta(days=1)).astimezone(timezone.utc)
     return lo, hi
 
 

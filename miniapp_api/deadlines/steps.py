@@ -22,9 +22,9 @@ from miniapp_api.models import TimelineEntry
 from miniapp_api.models import Township
 from miniapp_api.models.deadlines import EscalationStep
 from miniapp_api.models.deadlines import RatingRecord
-from miniapp_api.reports.schemas import LOCAL_TZ
-from miniapp_api.reports.schemas import iso
-from miniapp_api.deadlines import emergency
+from miniapp_api.time import LOCAL_TZ
+from miniapp_api.time import iso
+from miniapp_api.deadlines import mode
 from miniapp_api.deadlines import ladder
 from miniapp_api.deadlines.ladder import LEVEL_LABELS
 from miniapp_api.deadlines.planner import PHASE_LABELS
@@ -51,9 +51,11 @@ class StepContext:
     # at its end (three statements for the whole batch), still in the batch's transaction.
 
     def begin_batch(self) -> None:
+        """Gather the steps written from now on, to insert them at :meth:`end_batch`."""
         self._buffer = ([], [], [], {})
 
     def end_batch(self, *, write: bool) -> None:
+        """Write what the batch gathered (or, without ``write``, drop it)."""
         buffer, self._buffer = self._buffer, None
         if not write or buffer is None:
             return
@@ -76,6 +78,7 @@ class StepContext:
             self._buffer[3].setdefault(tuple(sorted(values)), []).append((report_id, values))
 
     def add_step(self, row: dict) -> None:
+        """Record one :class:`EscalationStep` row: at once, or with the batch."""
         if self._buffer is None:
             EscalationStep.create(**row)
         else:
@@ -92,16 +95,19 @@ class StepContext:
             self._buffer[2].append(event)
 
     def category(self, category_id: int) -> Category:
+        """A category, read once per pass."""
         if category_id not in self._categories:
             self._categories[category_id] = Category.get_by_id(category_id)
         return self._categories[category_id]
 
     def township(self, township_id: int) -> Township:
+        """A township, read once per pass."""
         if township_id not in self._townships:
             self._townships[township_id] = Township.get_by_id(township_id)
         return self._townships[township_id]
 
     def department(self, department_id: int) -> Department:
+        """A department, read once per pass."""
         if department_id not in self._departments:
             self._departments[department_id] = Department.get_by_id(department_id)
         return self._departments[department_id]
@@ -114,8 +120,9 @@ class StepContext:
         return self._roster
 
     def in_emergency(self, township_id: int) -> bool:
+        """Whether emergency mode is in force for the unit (the county switch read once)."""
         if self._county_on is None:
-            self._county_on = emergency.county_on()
+            self._county_on = mode.county_on()
         return self._county_on or bool(self.township(township_id).emergency)
 
 

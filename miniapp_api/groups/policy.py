@@ -11,6 +11,7 @@ from miniapp_api.models.console import MappingPolicy
 
 
 def policy_for(owner_kind: str, owner_code: str) -> MappingPolicy | None:
+    """The group's policy row (mention policy, staging group), or None."""
     return MappingPolicy.get_or_none((MappingPolicy.owner_kind == owner_kind) & (MappingPolicy.owner_code == owner_code))
 
 

@@ -1,7 +1,8 @@
 """Numbered schema migrations, applied in order by ``tongxin init-db``.
 
-Each module ``vNNN_<what>.py`` defines ``VERSION`` and ``apply(db)``. ``SchemaVersion`` rows
-record what has run, so a current database is left alone and an old one is upgraded.
+Each module ``vNNN_<what>.py`` defines ``VERSION`` and ``apply(db)``, and is listed in
+:data:`STEPS`, in order (a new one is added at the end). ``SchemaVersion`` rows record what
+has run, so a current database is left alone and an old one is upgraded.
 
 Rule for writing one: a migration must be safe on a database that ``v001`` created from the
 *current* models (new installs run every step in one go), so steps that add a column or an
@@ -9,26 +10,28 @@ index first check that it is missing (``db.get_columns`` / ``db.get_indexes``).
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from miniapp_api.db import database
 from miniapp_api.db import write_tx
+from miniapp_api.migrations import v001_initial
+from miniapp_api.migrations import v002_deadlines
+from miniapp_api.migrations import v003_community
+from miniapp_api.migrations import v004_console
+from miniapp_api.migrations import v005_dingtalk_app
+from miniapp_api.migrations import v006_report_indexes
 from miniapp_api.models import SchemaVersion
 
+#: Every migration, in the order it runs.
+STEPS = (
+    v001_initial,
+    v002_deadlines,
+    v003_community,
+    v004_console,
+    v005_dingtalk_app,
+    v006_report_indexes,
+)
+assert [m.VERSION for m in STEPS] == list(range(1, len(STEPS) + 1)), "migrations must be numbered 1, 2, 3…"
 
-def _steps():
-    mods = []
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("v") and info.name[1:4].isdigit():
-            mods.append(importlib.import_module(f"{__name__}.{info.name}"))
-    mods.sort(key=lambda m: m.VERSION)
-    versions = [m.VERSION for m in mods]
-    assert versions == list(range(1, len(versions) + 1)), f"migration numbers have a gap: {versions}"
-    return mods
-
-
-LATEST = len(_steps())
+LATEST = len(STEPS)
 
 
 def current_version() -> int:
@@ -43,7 +46,7 @@ def upgrade() -> list[int]:
     """Apply every migration not yet applied; return the versions applied (may be empty)."""
     applied = []
     database.create_tables([SchemaVersion], safe=True)
-    for step in _steps():
+    for step in STEPS:
         with write_tx():
             if SchemaVersion.get_or_none(SchemaVersion.version == step.VERSION):
                 continue

@@ -5,4 +5,5 @@ VERSION = 1
 
 
 def apply(db) -> None:
+    """Apply this migration to ``db``."""
     db.create_tables(ALL_MODELS, safe=True)

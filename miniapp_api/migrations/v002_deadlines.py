@@ -43,6 +43,7 @@ _INDEXES = (
 
 
 def apply(db) -> None:
+    """Apply this migration to ``db``."""
     db.create_tables(DEADLINE_MODELS, safe=True)
     table = Report._meta.table_name
     have = {c.name for c in db.get_columns(table)}

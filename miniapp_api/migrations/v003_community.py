@@ -16,6 +16,7 @@ VERSION = 3
 
 
 def apply(db) -> None:
+    """Apply this migration to ``db``."""
     db.create_tables(COMMUNITY_MODELS, safe=True)
     migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
     steps = []

@@ -28,6 +28,7 @@ _POSTGRES_TRIGGERS = (
 
 
 def apply(db) -> None:
+    """Apply this migration to ``db``."""
     db.create_tables(CONSOLE_MODELS, safe=True)
     for sql in _POSTGRES_TRIGGERS if is_postgres() else _SQLITE_TRIGGERS:
         db.execute_sql(sql)

@@ -31,6 +31,7 @@ def _nullable(field):
 
 
 def apply(db) -> None:
+    """Apply this migration to ``db``."""
     db.create_tables(DINGTALK_MODELS, safe=True)
     migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
     steps = []

@@ -16,6 +16,7 @@ VERSION = 6
 
 
 def apply(db) -> None:
+    """Apply this migration to ``db``."""
     db.execute_sql('CREATE INDEX IF NOT EXISTS "report_resident_id_created_at" '
                    'ON "report" ("resident_id", "created_at")')
     db.execute_sql('DROP INDEX IF EXISTS "report_resident_id"')

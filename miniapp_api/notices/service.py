@@ -9,7 +9,6 @@ Withdrawal marks the notice, skips group messages not yet sent, and announces th
 """
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
@@ -22,6 +21,8 @@ from miniapp_api.db import write_tx
 from miniapp_api.errors import Conflict
 from miniapp_api.errors import NotFound
 from miniapp_api.errors import ValidationFailed
+from miniapp_api.paging import decode_cursor
+from miniapp_api.paging import encode_cursor
 from miniapp_api.models import Community
 from miniapp_api.models import Delivery
 from miniapp_api.models import Grid
@@ -31,9 +32,9 @@ from miniapp_api.models import Upload
 from miniapp_api.models.community import Notice
 from miniapp_api.models.community import NoticeRead
 from miniapp_api.models.community import NoticeUnit
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import iso
 from miniapp_api.org import places
-from miniapp_api.community.common import local
+from miniapp_api.time import local
 from miniapp_api.community.common import next_code
 from miniapp_api.notices.sanitize import clean_html
 from miniapp_api.notices.sanitize import to_text
@@ -43,6 +44,8 @@ SUMMARY_CHARS = 80
 
 @dataclass(frozen=True)
 class Target:
+    """Whom a notice is for: the level and the unit, community and grid it names."""
+
     level: str
     township: Township | None = None
     community: Community | None = None
@@ -50,6 +53,7 @@ class Target:
 
     @property
     def township_code(self) -> str | None:
+        """The unit's code (None for the county)."""
         return self.township.code if self.township else None
 
 
@@ -68,6 +72,7 @@ def resolve_target(level: str, township: str | None, community: int | None, grid
 
 
 def media_prefix(settings: Settings) -> str:
+    """The URL prefix of stored images, for notice bodies."""
     return f"{settings.server.public_base_url}/media/"
 
 
@@ -144,31 +149,13 @@ def audience(notice: Notice):
     return query
 
 
-def encode_cursor(pinned: bool, notice_id: int) -> str:
-    return base64.urlsafe_b64encode(f"n{int(pinned)}:{notice_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[int, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        pinned, _, nid = raw[1:].partition(":")
-        if not raw.startswith("n") or pinned not in ("0", "1"):
-            raise ValueError
-        value = int(nid)
-        if not 1 <= value <= 2**62:
-            raise ValueError
-        return int(pinned), value
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("cursor：分页参数无效", field="cursor") from None
-
-
 def page(query, cursor: str | None, limit: int) -> tuple[list[Notice], str | None]:
     """Pinned first, then newest first; cursor-paged."""
     if cursor:
-        pinned, nid = decode_cursor(cursor)
+        pinned, nid = decode_cursor(cursor, "n", flags=1)
         query = query.where((Notice.pinned < bool(pinned)) | ((Notice.pinned == bool(pinned)) & (Notice.id < nid)))
     rows = list(query.order_by(Notice.pinned.desc(), Notice.id.desc()).limit(limit + 1))
-    nxt = encode_cursor(rows[limit - 1].pinned, rows[limit - 1].id) if len(rows) > limit else None
+    nxt = encode_cursor("n", rows[limit - 1].id, rows[limit - 1].pinned) if len(rows) > limit else None
     return rows[:limit], nxt
 
 
@@ -187,6 +174,7 @@ def get_for(resident: Resident, number: str) -> Notice:
 
 
 def read_ids(resident: Resident, notice_ids: list[int]) -> set[int]:
+    """Which of ``notice_ids`` the resident has read."""
     if not notice_ids:
         return set()
     rows = NoticeRead.select(NoticeRead.notice).where((NoticeRead.resident == resident) & NoticeRead.notice.in_(notice_ids))

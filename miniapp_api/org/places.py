@@ -28,12 +28,15 @@ _CODE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # unit codes (config.py)
 
 @dataclass(frozen=True)
 class Located:
+    """Where a point falls: its grid (or nearest) and how it was found."""
+
     grid: Grid
     method: str  # "boundary" or "nearest_center"
     distance_m: float | None = None
 
 
 def township_by_code(code: str, field: str = "township") -> Township:
+    """The township with ``code``; ValidationFailed (on ``field``) when there is none."""
     t = Township.get_or_none(Township.code == code)
     if t is None:
         raise ValidationFailed(f"{field}：没有这个乡镇/街道", field=field)

@@ -45,6 +45,8 @@ from pathlib import Path
 from peewee import JOIN
 
 from miniapp_api.db import write_tx
+from miniapp_api.org import geo
+from miniapp_api.org.places import set_grid_geometry
 from miniapp_api.models import Community
 from miniapp_api.models import Grid
 from miniapp_api.models import Official
@@ -90,6 +92,7 @@ class ImportResult:
 
     @property
     def ok(self) -> bool:
+        """True when the file had no errors."""
         return not self.errors
 
 
@@ -229,8 +232,6 @@ def _boundary(text: str, grid: str) -> tuple[str, str | None]:
         return "", None
     if not grid:
         return "", "boundary 只能填在写明了 grid 的行"
-    from miniapp_api.org import geo
-
     try:
         return geo.dumps(geo.parse_boundary(text)), None
     except geo.InvalidBoundary as err:
@@ -314,8 +315,6 @@ class _Org:
             self.result.grids_created += 1
         grid = self.grids[key]
         if row.boundary and grid.boundary != row.boundary:
-            from miniapp_api.org.places import set_grid_geometry
-
             self.grids[key] = grid = set_grid_geometry(grid, row.boundary, None)  # centre: its centroid
             self.result.grids_geometry_updated += 1
         return grid

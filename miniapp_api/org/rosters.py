@@ -22,9 +22,9 @@ from miniapp_api.org.roster_import import RowError
 from miniapp_api.org.roster_import import _read_text
 from miniapp_api.org.roster_import import export_org
 from miniapp_api.org.roster_import import import_org
-from miniapp_api.console import audit
-from miniapp_api.console.audit import Who
-from miniapp_api.console.core import FormError
+from miniapp_api import audit
+from miniapp_api.audit import Who
+from miniapp_api.validation import FormError
 
 LEVELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
 _CODE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
+from miniapp_api.deadlines.policy import seed_policy
 from miniapp_api.models import Category
 from miniapp_api.models import Department
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Township
+from miniapp_api.models.console import MappingVersion
 
 
 def _upsert(model, key: dict, values: dict) -> bool:
@@ -25,8 +27,6 @@ def _upsert(model, key: dict, values: dict) -> bool:
 def _map_group(owner_kind: str, owner_code: str, group) -> bool:
     if group is None:
         return False
-    from miniapp_api.models.console import MappingVersion
-
     if MappingVersion.select().where((MappingVersion.owner_kind == owner_kind)
                                      & (MappingVersion.owner_code == owner_code)).exists():
         return False  # changed in the console since: its version wins (its history keeps the config's)
@@ -58,7 +58,5 @@ def apply_config(settings: Settings) -> int:
                                 "resolve_hours": c.resolve_hours, "sort_order": i})
         if settings.county is not None:
             changed += _map_group("county", "county", settings.county.dingtalk)
-        from miniapp_api.deadlines.policy import seed_policy
-
         changed += seed_policy(settings)  # [deadlines]: the ladder policy and the holiday calendar
     return changed

@@ -31,12 +31,13 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import Callable
+from typing import Protocol
 
-from bridges.dingtalk.app_client import AppClient
-
+from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
+from miniapp_api.groups.broken import disbanded
 from miniapp_api.models import Official
-from miniapp_api.models import RobotState
 from miniapp_api.models import utcnow
 from miniapp_api.models.dingtalk import OrgSyncRun
 from miniapp_api.org.roster_import import _mobile
@@ -49,7 +50,39 @@ USER_EVENTS = ("user_add_org", "user_modify_org", "user_leave_org")
 HANDLED_EVENTS = USER_EVENTS + ("chat_disband",)
 
 
+class Directory(Protocol):
+    """DingTalk's organisation as the sync reads it (the bridge's app client is one)."""
+
+    def departments(self) -> list[dict]:
+        """Every department (``id``, …)."""
+
+    def users_in_department(self, department_id: int) -> list[dict]:
+        """The members of one department (``userid``, ``name``, ``mobile``)."""
+
+    def user(self, user_id: str) -> dict | None:
+        """One member, or None when they are not in the organisation."""
+
+    def close(self) -> None:
+        """Release the connection."""
+
+
+class _Reader:
+    """How the sync opens the directory, and the errors that mean "DingTalk did not answer";
+    composition registers them (the domain does not import the bridge)."""
+
+    open: Callable[[Settings], Directory] | None = None
+    unavailable: tuple[type[Exception], ...] = ()
+
+
+def register_directory(open_directory: Callable[[Settings], Directory],
+                       unavailable: tuple[type[Exception], ...]) -> None:
+    """Install how to open DingTalk's directory for ``settings`` and its "unavailable" errors."""
+    _Reader.open = open_directory
+    _Reader.unavailable = unavailable
+
+
 def mask(mobile: str) -> str:
+    """``mobile`` with its middle four digits hidden."""
     return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) >= 7 else "****"
 
 
@@ -87,9 +120,11 @@ class SyncResult:
 
     @property
     def ok(self) -> bool:
+        """True when nothing conflicted."""
         return not self.conflicts
 
     def as_dict(self) -> dict:
+        """The report as a JSON-able dict."""
         d = asdict(self)
         d["ok"] = self.ok
         return d
@@ -113,6 +148,7 @@ class _Rollback(Exception):
 
 @dataclass
 class Member:
+    """One member of the DingTalk organisation."""
     user_id: str
     name: str
     mobile: str  # normalised 11 digits, or ""
@@ -125,7 +161,7 @@ def _member(u: dict) -> Member | None:
     return Member(uid, str(u.get("name") or "")[:40], _mobile(str(u.get("mobile") or "")) or "")
 
 
-def read_organisation(client: AppClient) -> tuple[int, dict[str, Member]]:
+def read_organisation(client: Directory) -> tuple[int, dict[str, Member]]:
     """(number of departments, members by user id) of the whole organisation."""
     depts = client.departments()
     members: dict[str, Member] = {}
@@ -259,7 +295,7 @@ def _plan(members: dict[str, Member], result: SyncResult, now: datetime) -> list
     return updates
 
 
-def sync_dingtalk(dry_run: bool = False, *, client: AppClient | None = None, settings=None,
+def sync_dingtalk(dry_run: bool = False, *, client: Directory | None = None, settings=None,
                   source: str = "cli", actor: str = "", now: datetime | None = None) -> SyncResult:
     """Read the organisation from DingTalk and apply it to the roster, all or nothing.
 
@@ -268,20 +304,20 @@ def sync_dingtalk(dry_run: bool = False, *, client: AppClient | None = None, set
     :raises SyncFailed: DingTalk could not be read, the organisation looks empty, or there are
         conflicts (``err.result`` holds the full report); nothing was applied.
     """
-    from bridges.errors import BridgeError
-
     now = now or utcnow()
     own = client is None
     if own:
         if settings is None:
             raise ValueError("give a client or the settings")
-        client = AppClient(settings.dingtalk)
+        if _Reader.open is None:
+            raise RuntimeError("no DingTalk directory registered: composition registers the app client")
+        client = _Reader.open(settings)
     result = SyncResult(dry_run=dry_run)
     try:
         # Read everything before the transaction: the token store takes its own write lock,
         # and nothing is held while DingTalk answers.
         result.departments, members = read_organisation(client)
-    except BridgeError as err:
+    except _Reader.unavailable as err:
         _record(source, actor, dry_run, result, now, error=str(err))
         raise SyncFailed(f"无法读取钉钉通讯录：{err}") from None
     finally:
@@ -316,6 +352,7 @@ def _record(source: str, actor: str, dry_run: bool, result: SyncResult, now: dat
 
 
 def last_runs(limit: int = 5) -> list[OrgSyncRun]:
+    """The latest sync runs, newest first."""
     return list(OrgSyncRun.select().order_by(OrgSyncRun.id.desc()).limit(limit))
 
 
@@ -396,15 +433,13 @@ def apply_member(user_id: str, user: dict | None, now: datetime) -> str:
         return "linked"
 
 
-def handle_org_event(payload: dict, client: AppClient, now: datetime) -> dict:
+def handle_org_event(payload: dict, client: Directory, now: datetime) -> dict:
     """Run one queued DingTalk organisation event (the worker's ``system:dingtalk_org`` task).
 
     User events look each member up (``user/get``) and apply what DingTalk shows now, so a
     late or repeated event does no harm. ``chat_disband`` marks the group's mapping broken.
     Raises ``bridges.errors`` when DingTalk cannot answer (the worker retries).
     """
-    from bridges.dingtalk.app_channel import mark_broken
-
     kind = payload.get("type")
     outcomes: dict[str, str] = {}
     if kind in USER_EVENTS:
@@ -414,13 +449,7 @@ def handle_org_event(payload: dict, client: AppClient, now: datetime) -> dict:
             outcomes[uid] = apply_member(uid, user, now)
     elif kind == "chat_disband":
         chat_id = str(payload.get("chat_id") or "")
-        mapping = mark_broken(chat_id, "钉钉群已解散（chat_disband 事件）", now) if chat_id else None
-        if mapping is not None:
-            target = f"dingtalk:{mapping.owner_kind}:{mapping.owner_code}"
-            with write_tx():
-                RobotState.insert(target=target).on_conflict_ignore().execute()
-                (RobotState.update(last_error="钉钉群已解散：映射已停用，请在控制台重新绑定", last_error_at=now)
-                 .where(RobotState.target == target).execute())
+        mapping = disbanded(chat_id, now) if chat_id else None
         outcomes[chat_id] = "broken" if mapping else "unknown_chat"
     else:
         log.info("dingtalk org event %s ignored", kind)

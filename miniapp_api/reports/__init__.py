@@ -1,6 +1,2 @@
-"""Reports (随手拍): the resident-facing use-cases and views."""
-
-
-def init_app(app) -> None:
-    """Declare the report routes on the API blueprint (importing the views does it)."""
-    from miniapp_api.web import reports as views  # noqa: F401
+"""Reports (随手拍): states and lifecycle, the resident-facing use-cases, official commands,
+moderation and uploads. The views are in :mod:`miniapp_api.web.reports` and :mod:`miniapp_api.web.uploads`."""

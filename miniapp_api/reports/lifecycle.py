@@ -14,9 +14,15 @@ Every channel (WeChat, DingTalk, the console, the system's own passes) changes a
 through :func:`apply`. It checks the transition table, updates the row with a compare-and-set
 on the old status (two officials pressing 受理 at once: one wins, the other gets
 ``InvalidTransition``), writes one timeline entry and one outbox event, all in one transaction.
+
+Other concepts follow the change without this module knowing them: composition registers
+their hooks (:func:`on_change`, :func:`plan_submissions_with`, :func:`redo_when`; the deadline
+clocks register theirs through ``miniapp_api.wiring``). A hook receives the row as the change
+left it, read once here, and returns the row as it leaves it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -32,6 +38,8 @@ from miniapp_api.prepared import Prepared
 
 
 class Status(StrEnum):
+    """A report's status (the states of the transition table)."""
+
     PENDING = "pending"          # 待受理
     ACCEPTED = "accepted"        # 已受理
     TRANSFERRED = "transferred"  # 已转办 (whistled to a department)
@@ -41,6 +49,8 @@ class Status(StrEnum):
 
 
 class Action(StrEnum):
+    """What is done to a report: a transition, or a ladder step that leaves the status."""
+
     SUBMIT = "submit"      # 上报
     ACCEPT = "accept"      # 受理
     RESOLVE = "resolve"    # 办结
@@ -59,6 +69,8 @@ class Action(StrEnum):
 
 
 class Channel(StrEnum):
+    """Where an actor acted: WeChat, DingTalk, the console or the system itself."""
+
     WECHAT = "wechat"
     DINGTALK = "dingtalk"
     CONSOLE = "console"
@@ -108,6 +120,8 @@ ACTION_LABELS = {
 
 
 class InvalidTransition(Conflict):
+    """The action is not allowed from the report's current status (HTTP 409)."""
+
     code = "invalid_transition"
     message = "该问题当前状态下不能执行此操作"
 
@@ -123,6 +137,7 @@ class Actor:
 
     @classmethod
     def system(cls, name: str = "系统") -> "Actor":
+        """The system itself acting (a scheduler pass, the content check)."""
         return cls("system", name, Channel.SYSTEM)
 
 
@@ -134,6 +149,54 @@ def next_status(current: str, action: str) -> Status:
         raise InvalidTransition(
             f"该问题{STATUS_LABELS.get(current, current)}，不能{ACTION_LABELS.get(action, action)}"
         ) from None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One status change, as after-change hooks see it: ``report`` is the row as the change
+    left it (read once, inside the change's transaction)."""
+
+    report: Report
+    old: str
+    new: Status
+    action: str
+    actor: Actor
+    now: datetime
+    changes: dict
+
+
+#: Run in order inside the change's transaction; each returns the row as it leaves it (or
+#: None when it wrote nothing to it). Registered by composition through :func:`on_change`.
+_AFTER_CHANGE: list[Callable[[Change], Report | None]] = []
+_PLANNERS: list[Callable[[Report, datetime], dict]] = []
+_REDO_RULES: list[Callable[[int], bool]] = []
+
+
+def on_change(hook: Callable[[Change], Report | None]) -> None:
+    """Register ``hook`` to run after every status change (once, however often registered)."""
+    if hook not in _AFTER_CHANGE:
+        _AFTER_CHANGE.append(hook)
+
+
+def plan_submissions_with(planner: Callable[[Report, datetime], dict]) -> None:
+    """Register what plans a new report's extra column values (its deadline clock)."""
+    _PLANNERS[:] = [planner]
+
+
+def redo_when(rule: Callable[[int], bool]) -> None:
+    """Register the rule saying whether a rating is low enough to send a report back (重办)."""
+    _REDO_RULES[:] = [rule]
+
+
+def plan_submission(report: Report, now: datetime) -> dict:
+    """The column values the registered planner adds to a new, unsaved ``report`` (none
+    without one). Only reads: callers do it before taking the write lock."""
+    return _PLANNERS[0](report, now) if _PLANNERS else {}
+
+
+def is_redo(score: int) -> bool:
+    """Whether a rating of ``score`` sends the report back instead of closing it."""
+    return bool(_REDO_RULES) and _REDO_RULES[0](score)
 
 
 # A report is inserted once per submission; compiled once (see ``prepared``).
@@ -149,17 +212,15 @@ def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: 
 
     ``report`` is an unsaved :class:`Report` holding what the resident gave (its
     ``category`` and ``township`` best as instances, which cost no query). Call inside a
-    write transaction. ``plan`` is the deadline plan ``planner.plan_submission`` made for
+    write transaction. ``plan`` is the deadline plan :func:`plan_submission` made for
     it; a caller makes it beforehand to keep its reads out of the write lock, otherwise it
     is made here. When the content check has not run yet (``checked`` false) the event asks
     the worker to check it first; no group sees the report before that.
     """
-    from miniapp_api.deadlines import planner  # late: the planner builds on this module
-
     if not database.in_transaction():
         raise RuntimeError("lifecycle.submit must run inside a write transaction")
     report.status = Status.PENDING
-    report.__data__.update(plan if plan is not None else planner.plan_submission(report, now))
+    report.__data__.update(plan if plan is not None else plan_submission(report, now))
     data = report.__data__
     report.id = _INSERT_REPORT.scalar(**{f.name: data.get(f.name) for f in Report._meta.sorted_fields
                                          if not f.primary_key})
@@ -212,15 +273,10 @@ def apply(report: Report, action: str, actor: Actor, now: datetime, *, note: str
             report=report, now=now,
             priority=outbox.URGENT if report.urgent else outbox.NORMAL,
         )
-        _after_change(report, old, new, action, actor, now, values)
-    return Report.get_by_id(report.id)
-
-
-def _after_change(report: Report, old, new, action, actor: Actor, now: datetime, changes: dict) -> None:
-    """Start, move or stop the report's deadline clock, in the same transaction."""
-    from miniapp_api.deadlines import planner  # late: the planner builds on this module
-
-    planner.after_change(report, old, new, action, actor, now, changes)
+        row = Report.get_by_id(report.id)
+        for hook in _AFTER_CHANGE:  # e.g. the deadline clock starts, moves or stops
+            row = hook(Change(row, old, new, str(action), actor, now, values)) or row
+    return row
 
 
 def note_step(report: Report, action: str, actor: Actor, now: datetime, *, note: str = "",

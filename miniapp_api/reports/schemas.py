@@ -1,36 +1,34 @@
 """Request and response models of the mini-program API (they also make the OpenAPI document)."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 
-# Residents and officials live in China; times are shown with +08:00.
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+from miniapp_api.time import iso
 
 
-def iso(dt: datetime | None) -> str | None:
-    """ISO 8601 with the local offset, e.g. ``2026-11-27T09:30:00+08:00``."""
-    return None if dt is None else dt.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
+class InputModel(BaseModel):
+    """Base of the API's inputs: unknown fields refused, strings stripped."""
 
-
-class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 # --- inputs -------------------------------------------------------------------------------
 
-class LocationIn(_In):
+class LocationIn(InputModel):
+    """Where a problem is: coordinates and an address."""
+
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="纬度 (GCJ-02，小程序 wx.getLocation)")
     lng: float = Field(ge=-180, le=180, allow_inf_nan=False, description="经度")
     address: str = Field(default="", max_length=200, description="地址描述")
 
 
-class ReportIn(_In):
+class ReportIn(InputModel):
+    """A resident's report (随手拍) as submitted."""
+
     category: str = Field(min_length=1, max_length=32, description="问题类别 code，见 GET /categories")
     description: str = Field(min_length=1, max_length=2500, description="问题描述")
     township: str = Field(min_length=1, max_length=32, description="所属乡镇/街道 code，见 GET /townships")
@@ -39,78 +37,107 @@ class ReportIn(_In):
     anonymous: bool = Field(default=False, description="匿名：办理人员看不到上报人")
 
 
-class ReportListQuery(_In):
+class ReportListQuery(InputModel):
+    """A cursor-paged list of the resident's own reports."""
+
     mine: Literal["true"] = Field(default="true", description="只列出自己的上报（目前只支持 true）")
     cursor: str | None = Field(default=None, max_length=64, description="上一页返回的 next_cursor")
     limit: int = Field(default=20, ge=1, le=100, description="每页条数，1–100")
 
 
-class RatingIn(_In):
+class RatingIn(InputModel):
+    """A resident's rating of a resolved report."""
+
     score: int = Field(ge=1, le=5, description="满意度 1–5")
     comment: str = Field(default="", max_length=500)
 
 
-class ReopenIn(_In):
+class ReopenIn(InputModel):
+    """Why a resident says a resolved report is not fixed."""
+
     reason: str = Field(min_length=1, max_length=500, description="为什么问题没有解决")
 
 
-class SubscriptionsIn(_In):
+class SubscriptionsIn(InputModel):
+    """The subscribe-message templates a resident accepted."""
+
     template_ids: list[str] = Field(min_length=1, max_length=20)
 
 
 # --- outputs ------------------------------------------------------------------------------
 
 class ResidentOut(BaseModel):
+    """The resident as the mini-program sees themselves."""
+
     id: int
     nickname: str
     created_at: str
 
     @classmethod
     def of(cls, r) -> dict:
+        """The payload of resident ``r``."""
         return {"id": r.id, "nickname": r.nickname, "created_at": iso(r.created_at)}
 
 
 class TownshipOut(BaseModel):
+    """One township or street."""
+
     code: str
     name: str
     kind: Literal["town", "street"]
 
 
 class TownshipList(BaseModel):
+    """Every township and street."""
+
     items: list[TownshipOut]
 
 
 class CategoryOut(BaseModel):
+    """One problem category."""
+
     code: str
     name: str
 
 
 class CategoryList(BaseModel):
+    """The active problem categories."""
+
     items: list[CategoryOut]
 
 
 class PhotoOut(BaseModel):
+    """A report photo's URL and its thumbnail's."""
+
     url: str
     thumbnail_url: str
 
 
 class LocationOut(BaseModel):
+    """Where a reported problem is."""
+
     lat: float
     lng: float
     address: str
 
 
 class RatingOut(BaseModel):
+    """The resident's rating of a report."""
+
     score: int
     comment: str
 
 
 class TownshipRef(BaseModel):
+    """A township or street named by code and name."""
+
     code: str
     name: str
 
 
 class ReportOut(BaseModel):
+    """A report in a list."""
+
     number: str = Field(max_length=32, pattern=r"^[0-9A-Za-z-]+$")
     status: Literal["pending", "accepted", "transferred", "resolved", "closed", "rejected"]
     category: CategoryOut
@@ -126,11 +153,15 @@ class ReportOut(BaseModel):
 
 
 class ActorOut(BaseModel):
+    """Who acted on a report (never a resident's identity)."""
+
     kind: str
     name: str
 
 
 class TimelineOut(BaseModel):
+    """One entry of a report's timeline."""
+
     at: str
     status: str
     action: str
@@ -140,18 +171,26 @@ class TimelineOut(BaseModel):
 
 
 class ReportDetailOut(ReportOut):
+    """A report with its timeline."""
+
     timeline: list[TimelineOut]
 
 
 class ReportList(BaseModel):
+    """A page of reports."""
+
     items: list[ReportOut]
     next_cursor: str | None
 
 
 class SubscriptionOut(BaseModel):
+    """One subscribe-message template and whether the resident accepted it."""
+
     template_id: str
     remaining: int
 
 
 class SubscriptionList(BaseModel):
+    """The resident's subscribe-message choices."""
+
     items: list[SubscriptionOut]

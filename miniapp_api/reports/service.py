@@ -5,7 +5,6 @@ container) and never touch Flask's request. Status changes go through ``lifecycl
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -15,18 +14,17 @@ from datetime import timedelta
 from peewee import IntegrityError
 from peewee import fn
 
-from bridges.errors import BridgeError
-
 from miniapp_api.reports import lifecycle
 from miniapp_api.db import database
 from miniapp_api.db import is_postgres
 from miniapp_api.db import write_tx
-from miniapp_api.deadlines import planner
 from miniapp_api.errors import ApiError
 from miniapp_api.errors import Conflict
 from miniapp_api.errors import NotFound
 from miniapp_api.errors import TooManyRequests
 from miniapp_api.errors import ValidationFailed
+from miniapp_api.paging import decode_cursor
+from miniapp_api.paging import encode_cursor
 from miniapp_api.reports.lifecycle import Action
 from miniapp_api.reports.lifecycle import Actor
 from miniapp_api.reports.lifecycle import Channel
@@ -42,7 +40,7 @@ from miniapp_api.reports.moderation import checked_text
 from miniapp_api.prepared import Param
 from miniapp_api.prepared import Prepared
 from miniapp_api.prepared import loaded
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 from miniapp_api.reports.schemas import RatingIn
 from miniapp_api.reports.schemas import ReopenIn
 from miniapp_api.reports.schemas import ReportIn
@@ -56,6 +54,7 @@ def resident_actor(resident: Resident) -> Actor:
 
 
 def body_hash(body: ReportIn) -> str:
+    """A hash of a submission's content, to tell an idempotent replay from a different body."""
     canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -139,13 +138,23 @@ def _place(category_code: str, township_code: str) -> tuple[Category, Township]:
             loaded(Township, {f.name: v for f, v in zip(_TOWNSHIP_FIELDS, row[n:])}))
 
 
+#: What the WeChat client raises when it cannot answer (registered by composition with
+#: :func:`defer_content_check_on`): the submission is then stored ``unchecked``.
+_UNAVAILABLE: list[type[Exception]] = []
+
+
+def defer_content_check_on(*errors: type[Exception]) -> None:
+    """Register the client errors on which a submission's content check is left to the worker."""
+    _UNAVAILABLE[:] = list(errors)
+
+
 def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
     """Ask WeChat msgSecCheck v2; ``unchecked`` when it cannot answer in time."""
     try:
         verdict = svc.wechat.msg_sec_check(openid=resident.openid,
                                            content=checked_text(body.description, body.location.address), scene=3,
                                            timeout=svc.settings.wechat.content_check_timeout_seconds)
-    except BridgeError as err:
+    except tuple(_UNAVAILABLE) as err:
         # Nothing a resident writes is lost: store it, and the worker checks it later.
         log.warning("content check deferred: %s", type(err).__name__)
         return "unchecked"
@@ -185,7 +194,7 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
     )
     # The deadline plan only reads (policy, calendar, switch, duty posts): do it before
     # taking the write lock, which every other submission is waiting for.
-    plan = planner.plan_submission(report, now)
+    plan = lifecycle.plan_submission(report, now)
     number = reserve_number(now) if is_postgres() else None  # see reserve_number
     try:
         with write_tx():
@@ -221,23 +230,6 @@ def get_own_report(resident: Resident, number: str) -> Report:
     return report
 
 
-def encode_cursor(report_id: int) -> str:
-    return base64.urlsafe_b64encode(f"r{report_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("r"):
-            raise ValueError
-        value = int(raw[1:])
-        if value < 1 or value > 2**62:
-            raise ValueError
-        return value
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed("cursor：分页参数无效", field="cursor") from None
-
-
 # What a list item shows: reading only these columns keeps "my reports" cheap.
 LIST_FIELDS = (
     Report.id, Report.number, Report.status, Report.description, Report.lat, Report.lng, Report.address,
@@ -268,10 +260,10 @@ _PAGE_PHOTOS = Prepared(lambda: (
 def list_own_reports(resident: Resident, cursor: str | None, limit: int) -> tuple[list, str | None]:
     """One page of the resident's reports, newest first, and the cursor of the next page."""
     if cursor:
-        rows = _NEXT_PAGE.rows(resident=resident.id, before=decode_cursor(cursor), limit=limit + 1)
+        rows = _NEXT_PAGE.rows(resident=resident.id, before=decode_cursor(cursor, "r")[0], limit=limit + 1)
     else:
         rows = _FIRST_PAGE.rows(resident=resident.id, limit=limit + 1)
-    next_cursor = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor("r", rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
 
@@ -289,11 +281,9 @@ def photos_of(resident_id: int, report_ids: list[int]) -> dict[int, list]:
 def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime) -> Report:
     """The resident rates a resolved report, which closes it; a low rating (up to the policy's
     ``redo_max_score``, 2 by default) sends it back to the same level instead (重办)."""
-    from miniapp_api.deadlines.policy import load_policy
-
     report = get_own_report(resident, number)
     note = f"{body.score} 星" + (f"：{body.comment}" if body.comment else "")
-    action = Action.REOPEN if body.score <= load_policy().redo_max_score else Action.RATE
+    action = Action.REOPEN if lifecycle.is_redo(body.score) else Action.RATE
     return lifecycle.apply(report, action, resident_actor(resident), now, note=note,
                            changes={"rating_score": body.score, "rating_comment": body.comment})
 

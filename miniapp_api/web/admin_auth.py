@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from flask import g
 from flask import request
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.errors import Forbidden
 from miniapp_api.errors import Unauthorized
 
@@ -34,11 +34,13 @@ class AdminPrincipal:
     user_id: int | None = None
 
     def can_read(self, township: str | None = None) -> bool:
+        """Whether this admin may read the data of ``township`` (or county-wide data when None)."""
         if self.role in ("county_admin", "auditor"):
             return True
         return township is not None and township == self.township
 
     def can_write(self, township: str | None = None) -> bool:
+        """Whether this admin may change the data of ``township`` (or county-wide data when None)."""
         if self.role == "county_admin":
             return True
         return self.role == "unit_admin" and township is not None and township == self.township
@@ -57,7 +59,7 @@ def current_admin() -> AdminPrincipal:
     principal = getattr(g, "console_admin", None)
     if principal is not None:
         return principal
-    token = services.get().settings.admin.api_token
+    token = collaborators.current().settings.admin.api_token
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
         return AdminPrincipal(name="api-token", role="county_admin")

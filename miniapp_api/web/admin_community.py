@@ -8,10 +8,10 @@ from __future__ import annotations
 from flask import Response
 from flask import request
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.web.admin_auth import AdminPrincipal
 from miniapp_api.web.admin_auth import current_admin
-from miniapp_api.web.api import route
+from miniapp_api.web.api import ApiBlueprint
 from miniapp_api.errors import Conflict
 from miniapp_api.errors import NotFound
 from miniapp_api.errors import ValidationFailed
@@ -24,7 +24,7 @@ from miniapp_api.models import utcnow
 from miniapp_api.models.community import Campaign
 from miniapp_api.models.community import Notice
 from miniapp_api.models.community import Signup
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import iso
 from miniapp_api.campaigns import service as campaign_service
 from miniapp_api.campaigns import checkin as codes
 from miniapp_api.org import geo
@@ -34,25 +34,27 @@ from miniapp_api.org import places
 from miniapp_api.community.common import mask_phone
 from miniapp_api.web.pages import signed_checkin_url
 from miniapp_api.community.schemas import MAX_ID
-from miniapp_api.community.schemas import AdminCampaignList
-from miniapp_api.community.schemas import AdminCampaignOut
-from miniapp_api.community.schemas import AdminNoticeList
-from miniapp_api.community.schemas import AdminNoticeOut
-from miniapp_api.community.schemas import CampaignIn
-from miniapp_api.community.schemas import CampaignPatchIn
-from miniapp_api.community.schemas import CancelIn
-from miniapp_api.community.schemas import CheckinCodeOut
+from miniapp_api.campaigns.schemas import AdminCampaignList
+from miniapp_api.campaigns.schemas import AdminCampaignOut
+from miniapp_api.notices.schemas import AdminNoticeList
+from miniapp_api.notices.schemas import AdminNoticeOut
+from miniapp_api.campaigns.schemas import CampaignIn
+from miniapp_api.campaigns.schemas import CampaignPatchIn
+from miniapp_api.campaigns.schemas import CancelIn
+from miniapp_api.campaigns.schemas import CheckinCodeOut
 from miniapp_api.community.schemas import GeometryIn
 from miniapp_api.community.schemas import GridOut
-from miniapp_api.community.schemas import NoticeIn
-from miniapp_api.community.schemas import NoticeStatsOut
+from miniapp_api.notices.schemas import NoticeIn
+from miniapp_api.notices.schemas import NoticeStatsOut
 from miniapp_api.community.schemas import PageQuery
-from miniapp_api.community.schemas import WithdrawIn
-from miniapp_api.community.serialize import campaign_out
-from miniapp_api.community.serialize import notice_detail_out
-from miniapp_api.community.serialize import notice_out
+from miniapp_api.notices.schemas import WithdrawIn
+from miniapp_api.campaigns.serialize import campaign_out
+from miniapp_api.notices.serialize import notice_detail_out
+from miniapp_api.notices.serialize import notice_out
 from miniapp_api.community.serialize import prime
 from miniapp_api.web.community import number_arg
+
+bp = ApiBlueprint("admin_community")
 
 ADMIN_ERRORS = {401: "admin_unauthorized", 403: "forbidden"}
 
@@ -82,29 +84,31 @@ def _notice(principal: AdminPrincipal, number: str) -> Notice:
 
 
 def _admin_notice_out(notice: Notice) -> dict:
-    body = notice_detail_out(notice, services.get().settings.server.public_base_url)
+    body = notice_detail_out(notice, collaborators.current().settings.server.public_base_url)
     body["stats"] = notice_service.stats(notice)
     return body
 
 
-@route("/admin/notices", "POST", summary="发布通知（全县、乡镇/街道、村/社区或网格）", tag="admin-notices",
-       body=NoticeIn, response=AdminNoticeOut, status=201, auth=False, errors=ADMIN_ERRORS)
+@bp.operation("/admin/notices", "POST", summary="发布通知（全县、乡镇/街道、村/社区或网格）", tag="admin-notices",
+              body=NoticeIn, response=AdminNoticeOut, status=201, auth=False, errors=ADMIN_ERRORS)
 def admin_publish_notice(body: NoticeIn):
+    """Publish a notice to the county, a unit, a community or a grid."""
     principal = current_admin()
     t = body.target
     target = notice_service.resolve_target(t.level, t.township, t.community, t.grid)
     _require_target(principal, target.level, target.township_code)
     notice = notice_service.publish(
-        services.get().settings, title=body.title, body_html=body.body_html, image_ids=body.images,
+        collaborators.current().settings, title=body.title, body_html=body.body_html, image_ids=body.images,
         target=target, pinned=body.pinned, expires_at=body.expires_at, ack_hours=body.ack_hours,
         publisher_kind="official" if principal.role == "unit_admin" else "admin", publisher_name=principal.name,
         now=utcnow())
     return _admin_notice_out(notice), 201
 
 
-@route("/admin/notices", "GET", summary="通知列表（本人可见范围内）", tag="admin-notices", query=PageQuery,
-       response=AdminNoticeList, auth=False, errors=ADMIN_ERRORS)
+@bp.operation("/admin/notices", "GET", summary="通知列表（本人可见范围内）", tag="admin-notices", query=PageQuery,
+              response=AdminNoticeList, auth=False, errors=ADMIN_ERRORS)
 def admin_list_notices(query: PageQuery):
+    """One page of the notices this admin may see."""
     principal = current_admin()
     q = Notice.select()
     if not principal.can_read(None):
@@ -115,22 +119,25 @@ def admin_list_notices(query: PageQuery):
     return {"items": [notice_out(n) for n in rows], "next_cursor": nxt}
 
 
-@route("/admin/notices/<number>", "GET", summary="通知详情与统计", tag="admin-notices", response=AdminNoticeOut,
-       auth=False, errors={**ADMIN_ERRORS, 404: "notice_not_found"})
+@bp.operation("/admin/notices/<number>", "GET", summary="通知详情与统计", tag="admin-notices", response=AdminNoticeOut,
+              auth=False, errors={**ADMIN_ERRORS, 404: "notice_not_found"})
 def admin_get_notice(number: str):
+    """One notice with its statistics."""
     return _admin_notice_out(_notice(current_admin(), number))
 
 
-@route("/admin/notices/<number>/stats", "GET", summary="已读与各单位确认统计", tag="admin-notices",
-       response=NoticeStatsOut, auth=False, errors={**ADMIN_ERRORS, 404: "notice_not_found"})
+@bp.operation("/admin/notices/<number>/stats", "GET", summary="已读与各单位确认统计", tag="admin-notices",
+              response=NoticeStatsOut, auth=False, errors={**ADMIN_ERRORS, 404: "notice_not_found"})
 def admin_notice_stats(number: str):
+    """Read receipts and each unit's acknowledgements of one notice."""
     return notice_service.stats(_notice(current_admin(), number))
 
 
-@route("/admin/notices/<number>/withdraw", "POST", summary="撤回通知（小程序标记撤回，各群发布撤回说明）",
-       tag="admin-notices", body=WithdrawIn, response=AdminNoticeOut, auth=False,
-       errors={**ADMIN_ERRORS, 404: "notice_not_found", 409: "notice_withdrawn"})
+@bp.operation("/admin/notices/<number>/withdraw", "POST", summary="撤回通知（小程序标记撤回，各群发布撤回说明）",
+              tag="admin-notices", body=WithdrawIn, response=AdminNoticeOut, auth=False,
+              errors={**ADMIN_ERRORS, 404: "notice_not_found", 409: "notice_withdrawn"})
 def admin_withdraw_notice(number: str, body: WithdrawIn):
+    """Withdraw a notice: marked in the mini-program, announced in the groups."""
     principal = current_admin()
     notice = _notice(principal, number)
     _require_target(principal, notice.level, notice.township.code if notice.township_id else None)
@@ -156,16 +163,17 @@ def _admin_campaign_out(campaign: Campaign) -> dict:
     body["roster"] = [{"name": s.name or hours.display_name(s.resident_id), "phone": mask_phone(s.phone),
                        "status": s.status, "signed_up_at": iso(s.signed_up_at), "checked_in_at": iso(s.checked_in_at)}
                       for s in signups]
-    body["checkin_page_url"] = signed_checkin_url(services.get().settings, campaign.number)
+    body["checkin_page_url"] = signed_checkin_url(collaborators.current().settings, campaign.number)
     return body
 
 
-@route("/admin/campaigns", "POST", summary="发起志愿活动（可由一条上报发起）", tag="admin-campaigns",
-       body=CampaignIn, response=AdminCampaignOut, status=201, auth=False,
-       errors={**ADMIN_ERRORS, 404: "report_not_found", 409: "report_not_suitable"})
+@bp.operation("/admin/campaigns", "POST", summary="发起志愿活动（可由一条上报发起）", tag="admin-campaigns",
+              body=CampaignIn, response=AdminCampaignOut, status=201, auth=False,
+              errors={**ADMIN_ERRORS, 404: "report_not_found", 409: "report_not_suitable"})
 def admin_create_campaign(body: CampaignIn):
+    """Start a volunteer campaign (possibly from a report)."""
     principal = current_admin()
-    settings = services.get().settings
+    settings = collaborators.current().settings
     now = utcnow()
     report = None
     if body.report:
@@ -210,9 +218,10 @@ def admin_create_campaign(body: CampaignIn):
     return _admin_campaign_out(campaign), 201
 
 
-@route("/admin/campaigns", "GET", summary="志愿活动列表（本人可见范围内）", tag="admin-campaigns", query=PageQuery,
-       response=AdminCampaignList, auth=False, errors=ADMIN_ERRORS)
+@bp.operation("/admin/campaigns", "GET", summary="志愿活动列表（本人可见范围内）", tag="admin-campaigns", query=PageQuery,
+              response=AdminCampaignList, auth=False, errors=ADMIN_ERRORS)
 def admin_list_campaigns(query: PageQuery):
+    """One page of the campaigns this admin may see."""
     principal = current_admin()
     q = Campaign.select()
     if not principal.can_read(None):
@@ -224,16 +233,18 @@ def admin_list_campaigns(query: PageQuery):
     return {"items": [campaign_out(c, waiting.get(c.id, 0)) for c in rows], "next_cursor": nxt}
 
 
-@route("/admin/campaigns/<number>", "GET", summary="志愿活动详情与花名册（电话打码）", tag="admin-campaigns",
-       response=AdminCampaignOut, auth=False, errors={**ADMIN_ERRORS, 404: "campaign_not_found"})
+@bp.operation("/admin/campaigns/<number>", "GET", summary="志愿活动详情与花名册（电话打码）", tag="admin-campaigns",
+              response=AdminCampaignOut, auth=False, errors={**ADMIN_ERRORS, 404: "campaign_not_found"})
 def admin_get_campaign(number: str):
+    """One campaign with its roster (phone numbers masked)."""
     return _admin_campaign_out(_campaign(current_admin(), number))
 
 
-@route("/admin/campaigns/<number>", "PATCH", summary="修改志愿活动（时间、名额、地点等；扩容时候补自动转正）",
-       tag="admin-campaigns", body=CampaignPatchIn, response=AdminCampaignOut, auth=False,
-       errors={**ADMIN_ERRORS, 404: "campaign_not_found", 409: "campaign_closed / capacity_below_signups"})
+@bp.operation("/admin/campaigns/<number>", "PATCH", summary="修改志愿活动（时间、名额、地点等；扩容时候补自动转正）",
+              tag="admin-campaigns", body=CampaignPatchIn, response=AdminCampaignOut, auth=False,
+              errors={**ADMIN_ERRORS, 404: "campaign_not_found", 409: "campaign_closed / capacity_below_signups"})
 def admin_update_campaign(number: str, body: CampaignPatchIn):
+    """Change a campaign's time, capacity or place (a larger capacity promotes the waitlist)."""
     principal = current_admin()
     campaign = _campaign(principal, number)
     principal.require(write=True, township=campaign.township.code)
@@ -247,10 +258,11 @@ def admin_update_campaign(number: str, body: CampaignPatchIn):
     return _admin_campaign_out(campaign)
 
 
-@route("/admin/campaigns/<number>/cancel", "POST", summary="取消志愿活动（通知群和已报名居民）",
-       tag="admin-campaigns", body=CancelIn, response=AdminCampaignOut, auth=False,
-       errors={**ADMIN_ERRORS, 404: "campaign_not_found", 409: "campaign_closed"})
+@bp.operation("/admin/campaigns/<number>/cancel", "POST", summary="取消志愿活动（通知群和已报名居民）",
+              tag="admin-campaigns", body=CancelIn, response=AdminCampaignOut, auth=False,
+              errors={**ADMIN_ERRORS, 404: "campaign_not_found", 409: "campaign_closed"})
 def admin_cancel_campaign(number: str, body: CancelIn):
+    """Cancel a campaign and tell its groups and signed-up residents."""
     principal = current_admin()
     campaign = _campaign(principal, number)
     principal.require(write=True, township=campaign.township.code)
@@ -258,10 +270,11 @@ def admin_cancel_campaign(number: str, body: CancelIn):
     return _admin_campaign_out(campaign)
 
 
-@route("/admin/campaigns/<number>/complete", "POST",
-       summary="结束志愿活动：为已签到者记入时长；关联上报记为「由志愿者协助办结」", tag="admin-campaigns",
-       response=AdminCampaignOut, auth=False, errors={**ADMIN_ERRORS, 404: "campaign_not_found", 409: "campaign_closed"})
+@bp.operation("/admin/campaigns/<number>/complete", "POST",
+              summary="结束志愿活动：为已签到者记入时长；关联上报记为「由志愿者协助办结」", tag="admin-campaigns",
+              response=AdminCampaignOut, auth=False, errors={**ADMIN_ERRORS, 404: "campaign_not_found", 409: "campaign_closed"})
 def admin_complete_campaign(number: str):
+    """End a campaign: hours for those who checked in, its report resolved with volunteers' help."""
     principal = current_admin()
     campaign = _campaign(principal, number)
     principal.require(write=True, township=campaign.township.code)
@@ -269,14 +282,15 @@ def admin_complete_campaign(number: str):
     return _admin_campaign_out(campaign)
 
 
-@route("/admin/campaigns/<number>/checkin-code", "GET", summary="当前签到码（轮换）及二维码地址",
-       tag="admin-campaigns", response=CheckinCodeOut, auth=False,
-       errors={**ADMIN_ERRORS, 404: "campaign_not_found"})
+@bp.operation("/admin/campaigns/<number>/checkin-code", "GET", summary="当前签到码（轮换）及二维码地址",
+              tag="admin-campaigns", response=CheckinCodeOut, auth=False,
+              errors={**ADMIN_ERRORS, 404: "campaign_not_found"})
 def admin_checkin_code(number: str):
+    """The current (rotating) check-in code and the address of its QR code."""
     principal = current_admin()
     campaign = _campaign(principal, number)
     principal.require(write=True, township=campaign.township.code)
-    settings = services.get().settings
+    settings = collaborators.current().settings
     period = settings.campaigns.checkin_code_seconds
     code, until = codes.current_code(settings.server.secret_key, campaign.number, utcnow(), period)
     base = settings.server.public_base_url
@@ -286,13 +300,14 @@ def admin_checkin_code(number: str):
             "page_url": signed_checkin_url(settings, campaign.number)}
 
 
-@route("/admin/campaigns/<number>/checkin-qr", "GET", summary="当前签到码的二维码（SVG；?format=png 为 PNG）",
-       tag="admin-campaigns", auth=False, errors={**ADMIN_ERRORS, 404: "campaign_not_found"})
+@bp.operation("/admin/campaigns/<number>/checkin-qr", "GET", summary="当前签到码的二维码（SVG；?format=png 为 PNG）",
+              tag="admin-campaigns", auth=False, errors={**ADMIN_ERRORS, 404: "campaign_not_found"})
 def admin_checkin_qr(number: str):
+    """The QR code of the current check-in code (SVG, or PNG with ``?format=png``)."""
     principal = current_admin()
     campaign = _campaign(principal, number)
     principal.require(write=True, township=campaign.township.code)
-    settings = services.get().settings
+    settings = collaborators.current().settings
     code, _ = codes.current_code(settings.server.secret_key, campaign.number, utcnow(),
                                  settings.campaigns.checkin_code_seconds)
     text = codes.qr_text(campaign.number, code)
@@ -307,10 +322,11 @@ def admin_checkin_qr(number: str):
 
 # --- grid geometry --------------------------------------------------------------------------
 
-@route("/admin/grids/<int:grid_id>/geometry", "PUT", summary="设置网格边界（WKT 或 GeoJSON）和中心点",
-       tag="admin-places", body=GeometryIn, response=GridOut, auth=False,
-       errors={**ADMIN_ERRORS, 404: "grid_not_found", 422: "invalid_boundary / validation_failed"})
+@bp.operation("/admin/grids/<int:grid_id>/geometry", "PUT", summary="设置网格边界（WKT 或 GeoJSON）和中心点",
+              tag="admin-places", body=GeometryIn, response=GridOut, auth=False,
+              errors={**ADMIN_ERRORS, 404: "grid_not_found", 422: "invalid_boundary / validation_failed"})
 def admin_put_grid_geometry(grid_id: int, body: GeometryIn):
+    """Set a grid's boundary (WKT or GeoJSON) and centre point."""
     principal = current_admin()
     grid = Grid.get_or_none(Grid.id == grid_id) if grid_id <= MAX_ID else None
     if grid is None:

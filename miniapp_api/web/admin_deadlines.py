@@ -19,13 +19,16 @@ from pydantic import model_validator
 from flask import request
 
 from miniapp_api.web.admin_auth import current_admin
-from miniapp_api.web.api import route
+from miniapp_api.web.api import ApiBlueprint
+from miniapp_api import audit
 from miniapp_api.db import write_tx
 from miniapp_api.errors import ValidationFailed
 from miniapp_api.models import utcnow
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import iso
 from miniapp_api.deadlines import emergency
 from miniapp_api.deadlines import stats
+
+bp = ApiBlueprint("admin_deadlines")
 
 ADMIN_ERRORS = {401: "admin_unauthorized", 403: "forbidden"}
 MAX_RANGE_DAYS = 366
@@ -36,6 +39,8 @@ class _In(BaseModel):
 
 
 class StatsQuery(_In):
+    """The statistics query: a date range, a grouping and optional filters."""
+
     date_from: date = Field(alias="from", description="起始日期（含），如 2026-11-01（北京时间）")
     date_to: date = Field(alias="to", description="截止日期（含）")
     by: Literal["county", "township", "department", "category", "township_category", "department_category"] = Field(
@@ -55,6 +60,8 @@ class StatsQuery(_In):
 
 
 class Metrics(BaseModel):
+    """The figures of one group of reports (times, rates, counts)."""
+
     total: int
     by_status: dict[str, int]
     accepted: int
@@ -77,17 +84,23 @@ class Metrics(BaseModel):
 
 
 class CodeName(BaseModel):
+    """A unit, department or category: its code and name."""
+
     code: str
     name: str
 
 
 class StatsItem(Metrics):
+    """The figures of one group, with the unit, department or category it is."""
+
     township: CodeName | None = None
     department: CodeName | None = None
     category: CodeName | None = None
 
 
 class AttributionItem(BaseModel):
+    """Resolutions and ratings credited to one unit, level and A/B post."""
+
     unit: str = Field(description="township:<code> | department:<code> | county")
     level: str
     post: str = Field(description="A | B | 空（非AB岗）")
@@ -98,6 +111,8 @@ class AttributionItem(BaseModel):
 
 
 class StatsOut(BaseModel):
+    """The statistics answer: the total, one item per group, and the attribution if asked."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     date_from: str = Field(alias="from")
@@ -109,12 +124,16 @@ class StatsOut(BaseModel):
 
 
 class EmergencyIn(_In):
+    """The emergency switch request: on or off, county-wide or for one unit."""
+
     on: bool = Field(description="true 开启应急（战时）模式，false 恢复平时")
     township: str | None = Field(default=None, min_length=1, max_length=32,
                                  description="只切换这个乡镇/街道（code）；不填为全县")
 
 
 class EmergencySwitchOut(BaseModel):
+    """One recorded switch of emergency mode."""
+
     scope: str
     township: str
     on: bool
@@ -123,6 +142,8 @@ class EmergencySwitchOut(BaseModel):
 
 
 class EmergencyOut(BaseModel):
+    """Emergency mode now (county and units), what a switch changed, and the history."""
+
     county: bool
     townships: dict[str, bool]
     changed: bool = False
@@ -141,9 +162,10 @@ def _state_out(result: emergency.SwitchResult) -> dict:
     }
 
 
-@route("/admin/stats", "GET", summary="统计：按单位、类别和日期范围（受理/办结时长、按时率、结案率、满意度、重办率、B岗补位）",
-       tag="admin-deadlines", query=StatsQuery, response=StatsOut, auth=False, errors=ADMIN_ERRORS)
+@bp.operation("/admin/stats", "GET", summary="统计：按单位、类别和日期范围（受理/办结时长、按时率、结案率、满意度、重办率、B岗补位）",
+              tag="admin-deadlines", query=StatsQuery, response=StatsOut, auth=False, errors=ADMIN_ERRORS)
 def admin_stats(query: StatsQuery):
+    """Statistics by unit, category and date range."""
     principal = current_admin()
     principal.require(write=False, township=query.township, county=query.township is None)
     if query.department and principal.role == "unit_admin":
@@ -157,17 +179,19 @@ def admin_stats(query: StatsQuery):
     return result
 
 
-@route("/admin/emergency", "GET", summary="应急模式（平战一键转换）当前状态与切换记录", tag="admin-deadlines",
-       response=EmergencyOut, auth=False, errors=ADMIN_ERRORS)
+@bp.operation("/admin/emergency", "GET", summary="应急模式（平战一键转换）当前状态与切换记录", tag="admin-deadlines",
+              response=EmergencyOut, auth=False, errors=ADMIN_ERRORS)
 def admin_emergency_state():
+    """Emergency mode now and its switch history."""
     current_admin()
     return _state_out(emergency.state())
 
 
-@route("/admin/emergency", "POST", summary="平战一键转换：全县或某乡镇/街道开启或关闭应急模式", tag="admin-deadlines",
-       body=EmergencyIn, response=EmergencyOut, auth=False,
-       errors={**ADMIN_ERRORS, 404: "township_not_found"})
+@bp.operation("/admin/emergency", "POST", summary="平战一键转换：全县或某乡镇/街道开启或关闭应急模式", tag="admin-deadlines",
+              body=EmergencyIn, response=EmergencyOut, auth=False,
+              errors={**ADMIN_ERRORS, 404: "township_not_found"})
 def admin_emergency_switch(body: EmergencyIn):
+    """Switch emergency mode on or off, county-wide or for one unit."""
     principal = current_admin()
     principal.require(write=True, township=body.township, county=body.township is None)
     now = utcnow()
@@ -181,16 +205,8 @@ def admin_emergency_switch(body: EmergencyIn):
 
 def _audit(principal, body: EmergencyIn, before: emergency.SwitchResult, now) -> None:
     """Admin changes are audited (the console's audit log), in the switch's transaction."""
-    try:
-        from miniapp_api.console import audit
-    except ImportError:  # pragma: no cover - the console is part of the release
-        return
     was = before.townships.get(body.township, False) if body.township else before.county
     who = audit.Who(username=principal.name, name=principal.name, role=principal.role, township=principal.township,
                     ip=(request.remote_addr or "")[:64], user_id=principal.user_id)
     audit.record(who, "emergency.on" if body.on else "emergency.off", target=f"emergency:{body.township or 'county'}",
                  township=body.township, before={"emergency": was}, after={"emergency": body.on}, now=now)
-
-
-def init_app(app) -> None:
-    """The routes are declared on the API blueprint when this module is imported."""

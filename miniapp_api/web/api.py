@@ -1,12 +1,16 @@
-"""The ``/api/v1`` blueprint, request validation and the OpenAPI document built from the code.
+"""The ``/api/v1`` blueprints, request validation and the OpenAPI document built from the code.
 
-Views are declared with :func:`route`, which
+Each web module owns an :class:`ApiBlueprint` (``/api/v1``) and declares its views with
+:meth:`ApiBlueprint.operation`, which
 
 * validates the JSON body (``body=``) and query string (``query=``) with pydantic models and
   answers 422 ``validation_failed`` naming the field, in Chinese, before the view runs;
 * requires a resident's bearer token unless ``auth=False``;
-* records the operation (models, answers, errors) for ``GET /api/v1/openapi.json``, so the
-  document is generated from the same models that validate requests.
+* records the operation (models, answers, errors) on its blueprint, so that
+  ``GET /api/v1/openapi.json`` documents every operation of the blueprints registered on the
+  app, generated from the same models that validate requests.
+
+This module's own blueprint, :data:`bp`, serves that document and its Swagger UI page.
 
 ``GET /api/v1/docs`` renders the document with Swagger UI served from the installed
 ``swagger-ui-bundle`` package: no internet needed.
@@ -21,17 +25,21 @@ from typing import Any
 from typing import Callable
 
 from flask import Blueprint
+from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import jsonify
 from flask import request
 from flask import send_from_directory
+import swagger_ui_bundle
 from pydantic import BaseModel
 from pydantic import ValidationError
 
 from miniapp_api.errors import BadRequest
 from miniapp_api.errors import ValidationFailed
+from miniapp_api.web.sessions import current_resident
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PREFIX = "/api/v1"
 
 # Chinese wording for pydantic's error types; anything unlisted gets the generic sentence.
 _MESSAGES = {
@@ -73,6 +81,8 @@ def validation_error(err: ValidationError) -> ValidationFailed:
 
 @dataclass
 class Operation:
+    """One API operation as declared: its rule, models, answers and whether it needs a login."""
+
     rule: str
     method: str
     summary: str
@@ -85,9 +95,6 @@ class Operation:
     auth: bool = True
     multipart: bool = False
     headers: dict[str, str] = field(default_factory=dict)
-
-
-OPERATIONS: list[Operation] = []
 
 
 def _find_nul(value: Any, path: str = "") -> str | None:
@@ -112,6 +119,7 @@ def _find_nul(value: Any, path: str = "") -> str | None:
 
 
 def _refuse_nul(data: Any) -> None:
+    """422 naming the first string that holds a NUL character."""
     where = _find_nul(data)
     if where is not None:
         raise ValidationFailed(f"{where}：不能包含空字符", field=where or None)
@@ -144,32 +152,47 @@ def _parse_query(model: type[BaseModel]) -> BaseModel:
         raise validation_error(err) from None
 
 
-def route(rule: str, method: str, *, summary: str, tag: str, body=None, query=None, response=None,
-          status: int = 200, errors: dict[int, str] | None = None, auth: bool = True,
-          multipart: bool = False, headers: dict[str, str] | None = None) -> Callable:
-    """Declare an API operation: validation, authentication and its OpenAPI entry."""
-    op = Operation(rule, method.upper(), summary, tag, body, query, response, status,
-                   dict(errors or {}), auth, multipart, dict(headers or {}))
-    OPERATIONS.append(op)
+class ApiBlueprint(Blueprint):
+    """A blueprint under ``/api/v1`` whose views are declared, validated and documented with
+    :meth:`operation`."""
 
-    def decorator(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(**kwargs):
-            if op.auth:
-                from miniapp_api.web.auth import current_resident  # late: auth imports this module
+    def __init__(self, name: str) -> None:
+        super().__init__(name, __name__, url_prefix=PREFIX)
+        self.operations: list[Operation] = []
 
-                kwargs["resident"] = current_resident()
-            if op.body is not None:
-                kwargs["body"] = _parse_body(op.body)
-            if op.query is not None:
-                kwargs["query"] = _parse_query(op.query)
-            return view(**kwargs)
+    def operation(self, rule: str, method: str, *, summary: str, tag: str, body=None, query=None, response=None,
+                  status: int = 200, errors: dict[int, str] | None = None, auth: bool = True,
+                  multipart: bool = False, headers: dict[str, str] | None = None) -> Callable:
+        """Declare an API operation: validation, authentication and its OpenAPI entry."""
+        op = Operation(rule, method.upper(), summary, tag, body, query, response, status,
+                       dict(errors or {}), auth, multipart, dict(headers or {}))
+        self.operations.append(op)
 
-        bp.add_url_rule(rule, endpoint=f"{view.__name__}_{op.method.lower()}", view_func=wrapper,
-                        methods=[op.method])
-        return wrapper
+        def decorator(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def wrapper(**kwargs):
+                if op.auth:
+                    kwargs["resident"] = current_resident()
+                if op.body is not None:
+                    kwargs["body"] = _parse_body(op.body)
+                if op.query is not None:
+                    kwargs["query"] = _parse_query(op.query)
+                return view(**kwargs)
 
-    return decorator
+            self.add_url_rule(rule, endpoint=f"{view.__name__}_{op.method.lower()}", view_func=wrapper,
+                              methods=[op.method])
+            return wrapper
+
+        return decorator
+
+
+def operations(app: Flask) -> list[Operation]:
+    """Every operation of the API blueprints registered on ``app``, in registration order."""
+    return [op for blueprint in app.blueprints.values() if isinstance(blueprint, ApiBlueprint)
+            for op in blueprint.operations]
+
+
+bp = ApiBlueprint("api")
 
 
 # --- the OpenAPI document -----------------------------------------------------------------
@@ -192,6 +215,7 @@ _ERROR_SCHEMA = {
 
 
 def _schema_ref(model: type[BaseModel], components: dict) -> dict:
+    """Put ``model`` (and the models it uses) in ``components``; return the reference to it."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
@@ -199,12 +223,12 @@ def _schema_ref(model: type[BaseModel], components: dict) -> dict:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def build_openapi(server_url: str = "/") -> dict:
-    """The OpenAPI 3.1 document of every operation declared with :func:`route`."""
+def build_openapi(ops: list[Operation], server_url: str = "/") -> dict:
+    """The OpenAPI 3.1 document of ``ops`` (see :func:`operations`)."""
     paths: dict[str, dict] = {}
     components: dict[str, dict] = {"Error": _ERROR_SCHEMA}
-    for op in OPERATIONS:
-        path = bp.url_prefix + op.rule
+    for op in ops:
+        path = PREFIX + op.rule
         params = []
         for part in op.rule.split("/"):
             if part.startswith("<"):
@@ -258,7 +282,7 @@ def build_openapi(server_url: str = "/") -> dict:
 @bp.get("/openapi.json")
 def openapi_json():
     """The OpenAPI 3 document of this API."""
-    return jsonify(build_openapi())
+    return jsonify(build_openapi(operations(current_app)))
 
 
 _DOCS_PAGE = """<!doctype html>
@@ -280,8 +304,7 @@ def docs_page():
 
 @bp.get("/docs/assets/<path:name>")
 def docs_asset(name: str):
+    """The Swagger UI assets, from the installed ``swagger-ui-bundle`` (no internet needed)."""
     if name == "init.js":
         return Response(_DOCS_INIT, mimetype="application/javascript")
-    import swagger_ui_bundle
-
     return send_from_directory(swagger_ui_bundle.swagger_ui_path, name, max_age=86400)

@@ -9,7 +9,6 @@ import hashlib
 import logging
 
 from flask import Blueprint
-from flask import Flask
 from flask import jsonify
 from flask import request
 
@@ -19,9 +18,9 @@ from bridges.dingtalk.inbound import parse_callback
 from bridges.dingtalk.signing import verify_callback
 
 from miniapp_api.reports import commands as official_commands
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.errors import ApiError
-from miniapp_api.errors import error_response
+from miniapp_api.web.errors import error_response
 from miniapp_api.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,7 @@ MAX_CALLBACK_BYTES = 256 * 1024
 @bp.post("/dingtalk")
 def dingtalk():
     """An official @-mentioned the robot in a group."""
-    settings = services.get().settings
+    settings = collaborators.current().settings
     now = utcnow()
     now_ms = int(now.timestamp() * 1000)
     app_secret = settings.dingtalk.app_secret
@@ -48,15 +47,8 @@ def dingtalk():
         return error_response(ApiError("回调无效", code=code, status=err.status))
     signature = hashlib.sha256(f"{request.headers.get('timestamp')}\n{request.headers.get('sign')}".encode()).hexdigest()
     try:
-        reply = official_commands.handle(msg, now, signature)
+        reply = official_commands.handle(msg, now, signature, settings=settings)
     except official_commands.ReplayedSignature:
         log.warning("refused a replayed callback signature")
         return error_response(ApiError("签名已被使用", code="replayed_signature", status=401))
     return jsonify({"ok": True, "duplicate": reply is None})
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-    from miniapp_api.web import dingtalk_events  # POST /callbacks/dingtalk/events (event subscription)
-
-    dingtalk_events.init_app(app)

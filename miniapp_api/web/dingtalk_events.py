@@ -29,15 +29,14 @@ from datetime import timedelta
 from dingtalk.crypto import DingTalkCrypto
 from dingtalk.crypto import _get_signature
 from flask import Blueprint
-from flask import Flask
 from flask import jsonify
 from flask import request
 from peewee import IntegrityError
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.db import write_tx
 from miniapp_api.errors import ApiError
-from miniapp_api.errors import error_response
+from miniapp_api.web.errors import error_response
 from miniapp_api.models import CallbackReceipt
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import utcnow
@@ -65,7 +64,8 @@ def crypto_for(settings) -> DingTalkCrypto:
 
 @bp.post("/events")
 def events():
-    settings = services.get().settings.dingtalk
+    """Receive one DingTalk event (encrypted), record it once, answer the encrypted ``success``."""
+    settings = collaborators.current().settings.dingtalk
     if not (settings.event_token and settings.event_aes_key):
         return _refuse("未配置钉钉事件订阅", "not_configured", 404)
     now = utcnow()
@@ -131,7 +131,3 @@ def _payload(kind: str, message: dict, now) -> dict:
         users = [users]
     out["user_ids"] = [str(u)[:64] for u in users if isinstance(u, (str, int))][:1000]
     return out
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

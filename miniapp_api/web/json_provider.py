@@ -24,6 +24,7 @@ class OrjsonProvider(DefaultJSONProvider):
     sort_keys = False
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """Compact answers through orjson; anything else through Flask's encoder."""
         if kwargs == _COMPACT:  # what ``response()`` asks for outside debug mode
             try:
                 return orjson.dumps(obj, default=self.default, option=_OPTIONS).decode()

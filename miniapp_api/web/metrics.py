@@ -26,6 +26,7 @@ class DeliveryCollector:
     """Queue depth, attempts, failures by errcode, latency and rate-limit waits."""
 
     def collect(self):
+        """The delivery metrics, read from the database now."""
         depth = GaugeMetricFamily("tongxin_delivery_queue_depth", "Deliveries by state and channel",
                                   labels=["state", "channel"])
         for r in (Delivery.select(Delivery.state, Delivery.channel, fn.COUNT(Delivery.id).alias("n"))
@@ -82,6 +83,7 @@ class DeliveryCollector:
 
 
 def render_metrics() -> bytes:
+    """The Prometheus text of the delivery metrics."""
     registry = CollectorRegistry()
     registry.register(DeliveryCollector())
     return generate_latest(registry)

@@ -6,15 +6,13 @@ or phone; the resident appears as 居民(已实名) or 匿名.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from flask import Blueprint
-from flask import Flask
 from flask import render_template
 from flask import request
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.config import Settings
 from miniapp_api.errors import NotFound
 from miniapp_api.reports.lifecycle import ACTION_LABELS
@@ -23,26 +21,21 @@ from miniapp_api.models import Report
 from miniapp_api.models import ReportPhoto
 from miniapp_api.models import TimelineEntry
 from miniapp_api.models import Upload
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import iso
+from miniapp_api.reports.links import REPORT_VIEW
+from miniapp_api.reports.links import sign
+from miniapp_api.reports.links import signed_report_url  # noqa: F401  (where the link is made; kept importable here)
 from miniapp_api.reports.uploads import photo_out
 
 bp = Blueprint("officialview", __name__, template_folder="templates")
 
 
-def _sig(secret_key: str, number: str) -> str:
-    return hmac.new(secret_key.encode(), f"report-view:{number}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def signed_report_url(settings: Settings, number: str) -> str:
-    """The link put in group messages for ``number``."""
-    return f"{settings.server.public_base_url}/o/reports/{number}?sig={_sig(settings.server.secret_key, number)}"
-
-
 @bp.get("/o/reports/<number>")
 def report_page(number: str):
-    settings = services.get().settings
+    """The signed, read-only page of one report for officials."""
+    settings = collaborators.current().settings
     sig = request.args.get("sig", "")
-    if len(number) > 32 or not hmac.compare_digest(sig, _sig(settings.server.secret_key, number)):
+    if len(number) > 32 or not hmac.compare_digest(sig, sign(settings.server.secret_key, REPORT_VIEW, number)):
         raise NotFound("链接无效", code="report_not_found")
     report = Report.get_or_none(Report.number == number)
     if report is None:
@@ -56,7 +49,3 @@ def report_page(number: str):
                            status=STATUS_LABELS.get(report.status, report.status),
                            reporter="匿名" if report.anonymous else "居民(已实名)",
                            created=iso(report.created_at).replace("T", " ")[:16])
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

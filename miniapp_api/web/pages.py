@@ -7,7 +7,6 @@ an HMAC of the number with the server secret, as for ``/o/reports``):
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from flask import Blueprint
@@ -15,7 +14,7 @@ from flask import Response
 from flask import render_template
 from flask import request
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.config import Settings
 from miniapp_api.errors import NotFound
 from miniapp_api.models import Upload
@@ -26,40 +25,26 @@ from miniapp_api.models.community import Signup
 from miniapp_api.reports.uploads import photo_out
 from miniapp_api.campaigns import checkin as codes
 from miniapp_api.notices import service as notice_service
-from miniapp_api.community.common import local
+from miniapp_api.time import local
 from miniapp_api.community.common import time_range
+from miniapp_api.community.links import signed_checkin_url  # noqa: F401  (kept importable here)
+from miniapp_api.community.links import signed_notice_url  # noqa: F401  (kept importable here)
+from miniapp_api.community.links import CAMPAIGN_CHECKIN
+from miniapp_api.community.links import NOTICE_VIEW
+from miniapp_api.community.links import target_label
+from miniapp_api.reports.links import sign
 
 bp = Blueprint("community_pages", __name__, template_folder="templates")
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; form-action 'none'"
 
 
-def _sig(secret_key: str, purpose: str, number: str) -> str:
-    return hmac.new(secret_key.encode(), f"{purpose}:{number}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def signed_notice_url(settings: Settings, number: str) -> str:
-    return f"{settings.server.public_base_url}/o/notices/{number}?sig={_sig(settings.server.secret_key, 'notice-view', number)}"
-
-
-def signed_checkin_url(settings: Settings, number: str) -> str:
-    sig = _sig(settings.server.secret_key, "campaign-checkin", number)
-    return f"{settings.server.public_base_url}/o/campaigns/{number}/checkin?sig={sig}"
-
-
 def _check(purpose: str, number: str) -> Settings:
-    settings = services.get().settings
+    settings = collaborators.current().settings
     sig = request.args.get("sig", "")
-    if len(number) > 32 or not hmac.compare_digest(sig.encode(), _sig(settings.server.secret_key, purpose, number).encode()):
+    if len(number) > 32 or not hmac.compare_digest(sig.encode(), sign(settings.server.secret_key, purpose, number).encode()):
         raise NotFound("链接无效", code="not_found")
     return settings
-
-
-def target_label(level: str, township, community, grid) -> str:
-    if level == "county":
-        return "全县"
-    parts = [x.name for x in (township, community, grid) if x is not None]
-    return " ".join(parts)
 
 
 def _html(body: str) -> Response:
@@ -73,7 +58,8 @@ def _html(body: str) -> Response:
 
 @bp.get("/o/notices/<number>")
 def notice_page(number: str):
-    settings = _check("notice-view", number)
+    """The signed page of one notice for officials."""
+    settings = _check(NOTICE_VIEW, number)
     notice = Notice.get_or_none(Notice.number == number)
     if notice is None:
         raise NotFound("找不到该通知", code="notice_not_found")
@@ -87,7 +73,8 @@ def notice_page(number: str):
 
 @bp.get("/o/campaigns/<number>/checkin")
 def checkin_page(number: str):
-    settings = _check("campaign-checkin", number)
+    """The signed check-in page of one campaign (its rotating code and QR)."""
+    settings = _check(CAMPAIGN_CHECKIN, number)
     campaign = Campaign.get_or_none(Campaign.number == number)
     if campaign is None:
         raise NotFound("找不到该志愿活动", code="campaign_not_found")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import request
 
-from miniapp_api.web import context as services
-from miniapp_api.web.api import route
+from miniapp_api.web import collaborators
+from miniapp_api.web.api import ApiBlueprint
 from miniapp_api.errors import ValidationFailed
 from miniapp_api.models import Report
 from miniapp_api.models import Resident
@@ -17,9 +17,11 @@ from miniapp_api.reports.schemas import ReportIn
 from miniapp_api.reports.schemas import ReportList
 from miniapp_api.reports.schemas import ReportListQuery
 from miniapp_api.reports.schemas import ReportOut
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import iso
 from miniapp_api.reports.uploads import photo_out
 from miniapp_api.reports import service
+
+bp = ApiBlueprint("reports")
 
 _NUMBER_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
 
@@ -51,6 +53,7 @@ def report_out(report, photos: list, base_url: str) -> dict:
 
 
 def report_detail_out(report: Report, base_url: str) -> dict:
+    """A report with its photos and timeline, as the API shows it to its resident."""
     body = report_out(report, service.photos_of(report.resident_id, [report.id])[report.id], base_url)
     entries = TimelineEntry.select().where(TimelineEntry.report == report).order_by(TimelineEntry.id)
     body["timeline"] = [
@@ -67,12 +70,13 @@ def _number(number: str) -> str:
     return number
 
 
-@route("/reports", "POST", summary="随手拍：上报一个问题", tag="reports", body=ReportIn, response=ReportOut,
-       status=201, headers={"Idempotency-Key": "同一 key + 同一内容只产生一条上报"},
-       errors={409: "idempotency_key_reused", 422: "validation_failed / content_rejected",
-               429: "daily_limit_exceeded"})
+@bp.operation("/reports", "POST", summary="随手拍：上报一个问题", tag="reports", body=ReportIn, response=ReportOut,
+              status=201, headers={"Idempotency-Key": "同一 key + 同一内容只产生一条上报"},
+              errors={409: "idempotency_key_reused", 422: "validation_failed / content_rejected",
+                      429: "daily_limit_exceeded"})
 def create_report(resident: Resident, body: ReportIn):
-    svc = services.get()
+    """File a report (随手拍); an ``Idempotency-Key`` makes a retry safe."""
+    svc = collaborators.current()
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 128 and key.isprintable() and key.isascii()):
         raise ValidationFailed("Idempotency-Key：应为 1–128 个可见 ASCII 字符", field="Idempotency-Key")
@@ -82,32 +86,36 @@ def create_report(resident: Resident, body: ReportIn):
     return body_out, 201, headers
 
 
-@route("/reports", "GET", summary="我的上报（最新在前，游标分页）", tag="reports", query=ReportListQuery,
-       response=ReportList)
+@bp.operation("/reports", "GET", summary="我的上报（最新在前，游标分页）", tag="reports", query=ReportListQuery,
+              response=ReportList)
 def list_reports(resident: Resident, query: ReportListQuery):
+    """One page of the resident's reports, newest first."""
     rows, next_cursor = service.list_own_reports(resident, query.cursor, query.limit)
     photos = service.photos_of(resident.id, [r.id for r in rows])
-    base = services.get().settings.server.public_base_url
+    base = collaborators.current().settings.server.public_base_url
     return {"items": [report_out(r, photos[r.id], base) for r in rows], "next_cursor": next_cursor}
 
 
-@route("/reports/<number>", "GET", summary="一条上报的详情和办理过程", tag="reports",
-       response=ReportDetailOut, errors={404: "report_not_found"})
+@bp.operation("/reports/<number>", "GET", summary="一条上报的详情和办理过程", tag="reports",
+              response=ReportDetailOut, errors={404: "report_not_found"})
 def get_report(resident: Resident, number: str):
+    """One of the resident's reports with its timeline."""
     report = service.get_own_report(resident, _number(number))
-    return report_detail_out(report, services.get().settings.server.public_base_url)
+    return report_detail_out(report, collaborators.current().settings.server.public_base_url)
 
 
-@route("/reports/<number>/rating", "POST", summary="评价已办结的问题（随即关闭）", tag="reports",
-       body=RatingIn, response=ReportDetailOut, errors={404: "report_not_found", 409: "invalid_transition"})
+@bp.operation("/reports/<number>/rating", "POST", summary="评价已办结的问题（随即关闭）", tag="reports",
+              body=RatingIn, response=ReportDetailOut, errors={404: "report_not_found", 409: "invalid_transition"})
 def rate_report(resident: Resident, number: str, body: RatingIn):
+    """Rate a resolved report (which closes it, or reopens it when rated low)."""
     report = service.rate_report(resident, _number(number), body, utcnow())
-    return report_detail_out(report, services.get().settings.server.public_base_url)
+    return report_detail_out(report, collaborators.current().settings.server.public_base_url)
 
 
-@route("/reports/<number>/reopen", "POST", summary="问题未解决，要求重新办理", tag="reports",
-       body=ReopenIn, response=ReportDetailOut, errors={404: "report_not_found", 409: "invalid_transition"})
+@bp.operation("/reports/<number>/reopen", "POST", summary="问题未解决，要求重新办理", tag="reports",
+              body=ReopenIn, response=ReportDetailOut, errors={404: "report_not_found", 409: "invalid_transition"})
 def reopen_report(resident: Resident, number: str, body: ReopenIn):
-    svc = services.get()
+    """The problem is not solved: ask for the report to be handled again."""
+    svc = collaborators.current()
     report = service.reopen_report(resident, _number(number), body, svc.settings.reports.reopen_days, utcnow())
     return report_detail_out(report, svc.settings.server.public_base_url)

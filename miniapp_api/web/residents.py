@@ -1,9 +1,8 @@
 """Public lists (townships, categories) and the resident's own settings (``/me``)."""
 from __future__ import annotations
 
-from flask import Flask
 
-from miniapp_api.web.api import route
+from miniapp_api.web.api import ApiBlueprint
 from miniapp_api.db import write_tx
 from miniapp_api.models import Category
 from miniapp_api.models import Resident
@@ -16,21 +15,26 @@ from miniapp_api.reports.schemas import SubscriptionList
 from miniapp_api.reports.schemas import SubscriptionsIn
 from miniapp_api.reports.schemas import TownshipList
 
+bp = ApiBlueprint("residents")
 
-@route("/townships", "GET", summary="乡镇/街道列表", tag="reference", response=TownshipList, auth=False)
+
+@bp.operation("/townships", "GET", summary="乡镇/街道列表", tag="reference", response=TownshipList, auth=False)
 def list_townships():
+    """The units (townships and streets)."""
     rows = Township.select().order_by(Township.sort_order, Township.id)
     return {"items": [{"code": t.code, "name": t.name, "kind": t.kind} for t in rows]}
 
 
-@route("/categories", "GET", summary="问题类别列表", tag="reference", response=CategoryList, auth=False)
+@bp.operation("/categories", "GET", summary="问题类别列表", tag="reference", response=CategoryList, auth=False)
 def list_categories():
+    """The active problem categories."""
     rows = Category.select().where(Category.active == True).order_by(Category.sort_order, Category.id)  # noqa: E712
     return {"items": [{"code": c.code, "name": c.name} for c in rows]}
 
 
-@route("/me", "GET", summary="当前居民", tag="me", response=ResidentOut)
+@bp.operation("/me", "GET", summary="当前居民", tag="me", response=ResidentOut)
 def me(resident: Resident):
+    """The resident of this token."""
     return ResidentOut.of(resident)
 
 
@@ -40,8 +44,8 @@ def _consents(resident: Resident) -> dict:
     return {"items": [{"template_id": r.template_id, "remaining": r.remaining} for r in rows]}
 
 
-@route("/me/subscriptions", "POST", summary="记录居民刚在 wx.requestSubscribeMessage 中同意的订阅消息",
-       tag="me", body=SubscriptionsIn, response=SubscriptionList)
+@bp.operation("/me/subscriptions", "POST", summary="记录居民刚在 wx.requestSubscribeMessage 中同意的订阅消息",
+              tag="me", body=SubscriptionsIn, response=SubscriptionList)
 def add_subscriptions(resident: Resident, body: SubscriptionsIn):
     """Each accepted template id is one more one-time consent; each notification uses one."""
     now = utcnow()
@@ -55,10 +59,7 @@ def add_subscriptions(resident: Resident, body: SubscriptionsIn):
     return _consents(resident)
 
 
-@route("/me/subscriptions", "GET", summary="居民剩余的订阅消息次数", tag="me", response=SubscriptionList)
+@bp.operation("/me/subscriptions", "GET", summary="居民剩余的订阅消息次数", tag="me", response=SubscriptionList)
 def list_subscriptions(resident: Resident):
+    """The resident's remaining subscribe-message consents."""
     return _consents(resident)
-
-
-def init_app(app: Flask) -> None:
-    """Routes are declared at import time."""

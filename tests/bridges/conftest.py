@@ -6,7 +6,7 @@ import re
 import pytest
 
 from bridges.fakes.serve import serve_in_thread
-from bridges.worker import build_worker
+from bridges.registry import build_worker
 from miniapp_api.db import database
 
 

@@ -12,15 +12,19 @@ has that channel's message registered, and every registered message renders.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import pytest
 import requests
 
-import bridges.registry  # noqa: F401  (registers every feature's event kinds)
 from bridges import routing
+from bridges.registry import FEATURES
+from bridges.registry import register_kinds
 from bridges.dingtalk.deliver import PAYLOADS
-from bridges.fakes.dingtalk import _parse_message
+from bridges.fakes.dingtalk import parse_robot_message
 from bridges.system import TASKS
 from bridges.wechat.deliver import MESSAGES
 from miniapp_api.db import database
@@ -35,6 +39,38 @@ SELF_RENDERED = ("dingtalk:reply:",)
 
 
 # --------------------------------------------------------------------------- 1. every kind
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _installed():
+    """Every feature's event kinds, installed as composition installs them."""
+    register_kinds()
+
+
+def test_importing_a_feature_registers_nothing():
+    """Registration is explicit: importing the features and channels leaves only the report
+    kinds (the channels' own); composition installs the rest (``bridges.registry``)."""
+    code = ("import json\nimport miniapp_api\n"  # as every process does first (the app, the CLI)
+            "import bridges.features.community, bridges.features.deadlines, bridges.features.dingtalk_app\n"
+            "from bridges import routing, system\n"
+            "from bridges.dingtalk.deliver import PAYLOADS\n"
+            "from bridges.wechat.deliver import MESSAGES\n"
+            "print(json.dumps([sorted(routing.known_kinds()), sorted(PAYLOADS), sorted(MESSAGES), sorted(system.TASKS)]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout
+    assert json.loads(out) == [["dingtalk.reply", "report.content_check", "report.created", "report.status_changed"],
+                               ["report.created", "report.status_changed"], ["report.status_changed"],
+                               ["system:content_check"]]
+
+
+def test_every_feature_kind_is_installed():
+    """What the features declare is what the channels use, and installing again changes nothing."""
+    register_kinds()
+    for kinds in FEATURES:
+        assert set(kinds.routes) <= routing.known_kinds(), kinds
+        assert all(PAYLOADS[k] is fn for k, fn in kinds.dingtalk.items()), kinds
+        assert all(MESSAGES[k] is fn for k, fn in kinds.wechat.items()), kinds
+        assert all(TASKS[t] is fn for t, fn in kinds.system.items()), kinds
 
 
 def _code_objects(code: types.CodeType):
@@ -97,9 +133,9 @@ def test_every_kind_that_reaches_a_channel_has_its_message():
     problems = []
     for kind, channels in sorted(channels_by_kind().items()):
         if "dingtalk" in channels and kind not in PAYLOADS:
-            problems.append(f"{kind}: routed to a DingTalk group but has no @dingtalk_payload")
+            problems.append(f"{kind}: routed to a DingTalk group but has no DingTalk payload (Kinds.dingtalk_payload)")
         if "wechat" in channels and kind not in MESSAGES:
-            problems.append(f"{kind}: routed to residents' WeChat but has no @wechat_message")
+            problems.append(f"{kind}: routed to residents' WeChat but has no WeChat message (Kinds.wechat_message)")
     assert not problems, "\n".join(problems)
 
 
@@ -118,7 +154,7 @@ def test_system_targets_have_tasks():
         for code in _code_objects(fn.__code__):
             for const in code.co_consts:
                 if isinstance(const, str) and const.startswith("system:"):
-                    assert const in TASKS, f"{kind} routes to {const}, which has no @system_task"
+                    assert const in TASKS, f"{kind} routes to {const}, which has no system task (Kinds.system_task)"
 
 
 # --------------------------------------------------------------------------- 2. real report events
@@ -182,7 +218,7 @@ def test_every_report_event_routes_renders_and_is_delivered(client, residents, f
             if t.channel == "dingtalk" and not t.target.startswith(SELF_RENDERED):
                 assert event.kind in PAYLOADS, (event.kind, t)
                 payload = PAYLOADS[event.kind](event, settings)
-                body, problem = _parse_message(json.dumps(payload, ensure_ascii=False).encode())
+                body, problem = parse_robot_message(json.dumps(payload, ensure_ascii=False).encode())
                 assert problem is None, (event.kind, problem, payload)
                 assert body.get("at", {}).get("isAtAll") in (None, False)
                 rendered.add(f"dingtalk:{event.kind}")

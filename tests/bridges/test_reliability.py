@@ -17,7 +17,7 @@ import pytest
 
 from bridges.fakes.dingtalk import create_fake_dingtalk
 from bridges.fakes.serve import serve_in_thread
-from bridges.worker import build_worker
+from bridges.registry import build_worker
 from miniapp_api.config import parse_settings
 from miniapp_api.db import bind
 from miniapp_api.db import database
@@ -149,7 +149,7 @@ def test_a_killed_worker_loses_nothing_and_shows_nothing_twice(db_url, tmp_path)
 def _outage_requests_seen(fake, budget: int) -> int:
     """How many requests an ``error500`` outage of ``budget`` requests has answered so far."""
     with fake.state.lock:
-        o = fake.state._outage
+        o = fake.state.current_outage()
         return budget if o is None else budget - o["count"]
 
 

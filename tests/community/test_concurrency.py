@@ -11,7 +11,7 @@ from datetime import timedelta
 import requests
 
 from bridges.fakes.serve import serve_in_thread
-from miniapp_api.web.auth import issue_token
+from miniapp_api.web.sessions import issue_token
 from miniapp_api.db import database
 from miniapp_api.models import Grid
 from miniapp_api.models import Resident

@@ -12,7 +12,7 @@ from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models import utcnow
 from miniapp_api.models.community import NoticeUnit
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import iso
 from tests.community.conftest import COUNTY
 from tests.community.conftest import unit_admin
 from tests.community.conftest import wechat_messages
@@ -215,9 +215,9 @@ def test_signed_notice_page(client, org, app):
     from miniapp_api.web.pages import signed_notice_url
 
     with app.app_context():
-        from miniapp_api.web import context as services
+        from miniapp_api.web import collaborators
 
-        url = signed_notice_url(services.get().settings, n["number"])
+        url = signed_notice_url(collaborators.current().settings, n["number"])
     page = client.get(url.replace("https://tongxin.test", ""))
     assert page.status_code == 200 and "正文<b>加粗</b>" in page.get_data(as_text=True)
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]

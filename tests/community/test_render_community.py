@@ -8,14 +8,14 @@ import re
 import pytest
 
 from bridges.dingtalk import render_community as render
-from bridges.fakes.dingtalk import _parse_message
+from bridges.fakes.dingtalk import parse_robot_message
 
 HOSTILE = "[点我](http://evil.com) ![x](http://e/x.png) # 标题 @13800000000 @所有人 <script>alert(1)</script> **粗**"
 LINK = "https://tongxin.example.gov.cn/o/campaigns/V0001/checkin?sig=abc"
 
 
 def _check(payload: dict) -> str:
-    body, problem = _parse_message(json.dumps(payload).encode())
+    body, problem = parse_robot_message(json.dumps(payload).encode())
     assert problem is None, problem
     text = payload["markdown"]["text"]
     assert payload["at"]["isAtAll"] is False

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bridges.worker import build_worker
+from bridges.registry import build_worker
 from miniapp_api.community.scheduler import run_pass
 from miniapp_api.db import database
 from miniapp_api.models import utcnow

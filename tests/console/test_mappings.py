@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bridges.worker import build_worker
+from bridges.registry import build_worker
 from miniapp_api.models import Community
 from miniapp_api.models import Delivery
 from miniapp_api.models import Grid

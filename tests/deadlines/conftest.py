@@ -29,7 +29,7 @@ from miniapp_api.models import Township
 from miniapp_api.models.deadlines import EscalationStep
 from miniapp_api.reports.service import next_number
 from miniapp_api.reports.service import resident_actor
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 from tests.factories import make_resident
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=LOCAL_TZ).astimezone(timezone.utc)  # a Monday
@@ -179,7 +179,7 @@ def command(code: str, staff_id: str, text: str, now: datetime) -> str | None:
 def deliver(app, settings, clock):
     """``deliver(now)``: the worker (its scheduler hook included) at ``now``, until nothing is
     left to fan out or send; the fake DingTalk's clock follows."""
-    from bridges.worker import build_worker
+    from bridges.registry import build_worker
 
     worker = build_worker(settings, worker_id="deadlines-test")
     worker.rand = lambda: 0.5

@@ -9,7 +9,7 @@ import pytest
 from miniapp_api.deadlines.calendar import WorkCalendar
 from miniapp_api.deadlines.calendar import add_hours
 from miniapp_api.deadlines.calendar import working_hours_between
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 
 # 2026 National Day week as a county might enter it: Thu 1 Oct – Wed 7 Oct off (the weekend
 # inside it is a weekend anyway), Saturday 10 Oct worked instead (调休上班).

@@ -9,7 +9,7 @@ import pytest
 
 from miniapp_api.deadlines.stats import report_stats
 from miniapp_api.reports.service import rate_report
-from miniapp_api.reports.schemas import LOCAL_TZ
+from miniapp_api.time import LOCAL_TZ
 from miniapp_api.reports.schemas import RatingIn
 from tests.deadlines.conftest import T0
 from tests.deadlines.conftest import act

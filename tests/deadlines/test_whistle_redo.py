@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from bridges import features  # noqa: F401  (registers every event kind)
 from bridges import routing
+from bridges.registry import register_kinds
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import TimelineEntry
 from miniapp_api.models.deadlines import RatingRecord
@@ -19,6 +19,9 @@ from tests.deadlines.conftest import fresh
 from tests.deadlines.conftest import hours
 from tests.deadlines.conftest import kinds
 from tests.deadlines.conftest import submit
+
+
+register_kinds()  # every feature's event kinds, as composition installs them
 
 
 def last_event(report, kind: str) -> OutboxEvent:

@@ -7,9 +7,9 @@ import urllib.parse
 import pytest
 import requests
 
-from bridges.fakes.dingtalk import _add_roster
-from bridges.fakes.dingtalk import _groups_from_file
-from bridges.fakes.dingtalk import _groups_from_tongxin_config
+from bridges.fakes.dingtalk import add_roster_members
+from bridges.fakes.dingtalk import groups_from_file
+from bridges.fakes.dingtalk import groups_from_tongxin_config
 from bridges.dingtalk.render import ReportCard
 from bridges.dingtalk.render import chunk_for_digest
 from bridges.dingtalk.render import render_digest
@@ -257,11 +257,11 @@ def test_page_config_form(fake):
 
 
 def test_groups_from_tongxin_config_and_roster():
-    creds, groups = _groups_from_tongxin_config(str(FIXTURES / "tongxin_groups.toml"))
+    creds, groups = groups_from_tongxin_config(str(FIXTURES / "tongxin_groups.toml"))
     assert creds["app_key"] == "dingdemoappkey"
     assert [(g["conversation_id"], g["title"], g["access_token"]) for g in groups] == [
         ("cid-yongsheng", "永盛街道", "tok-yongsheng"), ("cid-chengguan", "城管局", "tok-chengguan")]
-    _add_roster(groups, str(FIXTURES / "roster.csv"))
+    add_roster_members(groups, str(FIXTURES / "roster.csv"))
     assert groups[0]["members"] == [
         {"staff_id": "staff-wang", "name": "王网格长", "mobile": "13800000001"},
         {"staff_id": "staff-li", "name": "李网格员", "mobile": "13800000002"},
@@ -272,4 +272,4 @@ def test_groups_from_tongxin_config_and_roster():
 def test_groups_from_json_file(tmp_path):
     path = tmp_path / "groups.json"
     path.write_text(json.dumps({"groups": [{"conversation_id": "c", "title": "t", "access_token": "a", "secret": "s"}]}), encoding="utf-8")
-    assert _groups_from_file(str(path))[0]["access_token"] == "a"
+    assert groups_from_file(str(path))[0]["access_token"] == "a"

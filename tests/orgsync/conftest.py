@@ -15,8 +15,7 @@ assert len(EVENT_AES_KEY) == 43
 def settings_dict(settings_dict, fake_dingtalk):
     """The shared settings plus the event subscription keys (the fake knows them too)."""
     settings_dict["dingtalk"].update(event_token=EVENT_TOKEN, event_aes_key=EVENT_AES_KEY, corp_id="dingtestcorp")
-    fake_dingtalk.state.app.event_token = EVENT_TOKEN
-    fake_dingtalk.state.app.event_aes_key = EVENT_AES_KEY
+    fake_dingtalk.state.app.configure(event_token=EVENT_TOKEN, event_aes_key=EVENT_AES_KEY)
     return settings_dict
 
 
@@ -55,5 +54,5 @@ from tests.bridges.conftest import worker  # noqa: E402,F401
 def events_url(tongxin, fake_app) -> str:  # noqa: F811
     """Tongxin's event subscription URL; the fake pushes member changes there."""
     url = f"{tongxin.base_url}/callbacks/dingtalk/events"
-    fake_app.events_url = url
+    fake_app.configure(events_url=url)
     return url

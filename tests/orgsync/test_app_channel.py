@@ -165,8 +165,10 @@ def test_a_timed_out_send_is_resent_once_and_says_so(settings_dict, request, fak
     run = request.getfixturevalue("run")
     database.connect(reuse_if_open=True)
     from bridges.dingtalk.app_client import AppClient
+    from bridges.dingtalk.app_client import DingtalkAppSettings
+    from miniapp_api.tokens import DbTokenStore
 
-    with AppClient(request.getfixturevalue("settings").dingtalk) as c:
+    with AppClient(DingtalkAppSettings.from_config(request.getfixturevalue("settings").dingtalk), DbTokenStore()) as c:
         c.access_token()  # the token first, so the timeout hits chat/send itself
     number = make_report(township="yongsheng").number
     fake_dingtalk.state.set_outage("timeout", count=1, seconds=0.6)

@@ -3,6 +3,7 @@ included), the database-shared token, the bounded token retry, errors translated
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 import requests
@@ -12,6 +13,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Response
 
 from bridges.dingtalk.app_client import AppClient
+from bridges.dingtalk.app_client import DingtalkAppSettings
 from bridges.dingtalk.app_client import MaybeDelivered
 from bridges.dingtalk.app_client import NotDelivered
 from bridges.fakes.dingtalk import create_fake_dingtalk
@@ -20,12 +22,13 @@ from bridges.errors import RetryLater
 from bridges.errors import Unavailable
 from bridges.fakes.serve import serve_in_thread
 from miniapp_api.models import PlatformToken
+from miniapp_api.tokens import DbTokenStore
 from tests.conftest import DT_APP_KEY
 from tests.conftest import DT_APP_SECRET
 
 
 def _client(settings, **changes) -> AppClient:
-    return AppClient(settings.dingtalk.model_copy(update=changes))
+    return AppClient(replace(DingtalkAppSettings.from_config(settings.dingtalk), **changes), DbTokenStore())
 
 
 def test_token_is_fetched_once_and_shared_through_the_database(settings, db, fake_app):
@@ -52,7 +55,7 @@ def test_a_path_prefix_and_top_calls_reach_the_configured_base(settings, db):
     outside = Response("not here", status=404)
     server = serve_in_thread(DispatcherMiddleware(lambda env, start: outside(env, start), {"/dt": fake}))
     try:
-        client = AppClient(settings.dingtalk.model_copy(update={"api_base_url": server.base_url + "/dt"}))
+        client = _client(settings, api_base_url=server.base_url + "/dt")
         assert client.user("u00001")["name"] == "李二"
         from dingtalk.model.message import TextBody
 

@@ -12,12 +12,14 @@ import pytest
 
 from bridges.dingtalk.app_channel import RESEND_NOTE
 from bridges.dingtalk.app_client import AppClient
+from bridges.dingtalk.app_client import DingtalkAppSettings
 from bridges.fakes.dingtalk import create_fake_dingtalk
 from bridges.fakes.serve import serve_in_thread
 from miniapp_api.config import parse_settings
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models.dingtalk import AppSend
+from miniapp_api.tokens import DbTokenStore
 from tests.bridges.conftest import numbers_in
 from tests.bridges.helpers import kill_midway_and_restart
 from tests.bridges.helpers import start_worker
@@ -112,13 +114,13 @@ def test_a_worker_killed_inside_chat_send_resends_that_one_message_marked(db_url
     try:
         cfg, settings, codes = _setup(db_url, tmp_path, fake, 1)
         expected = {codes[0]: [make_report(township=codes[0]).number for _ in range(3)]}
-        with AppClient(settings.dingtalk) as c:
+        with AppClient(DingtalkAppSettings.from_config(settings.dingtalk), DbTokenStore()) as c:
             c.access_token()  # in the database: the worker process uses it, fetches nothing
         database.close()
         fake.state.set_outage("timeout", count=1, seconds=3)
         log = tmp_path / "worker.log"
         procs.append(start_worker(cfg, log))
-        wait_for(lambda: fake.state._outage is None, timeout=30, what="the held chat/send")
+        wait_for(lambda: fake.state.current_outage() is None, timeout=30, what="the held chat/send")
         procs[0].send_signal(signal.SIGKILL)
         procs[0].wait(10)
         wait_for(lambda: app_msgs(fake.state, codes[0]), timeout=10, what="DingTalk to show it anyway")

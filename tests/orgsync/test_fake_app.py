@@ -12,7 +12,7 @@ from flask import Flask
 from flask import jsonify
 
 from bridges.fakes.dingtalk_app import org_from_roster
-from bridges.fakes.dingtalk import _groups_from_tongxin_config
+from bridges.fakes.dingtalk import groups_from_tongxin_config
 from bridges.fakes.dingtalk import create_fake_dingtalk
 from bridges.fakes.serve import serve_in_thread
 from tests.conftest import DT_APP_KEY
@@ -139,7 +139,7 @@ class Receiver:
 
 
 def test_event_pushes_verify_the_answer(fake):
-    fake.app.event_token, fake.app.event_aes_key = EVENT_TOKEN, EVENT_AES_KEY
+    fake.app.configure(event_token=EVENT_TOKEN, event_aes_key=EVENT_AES_KEY)
     from dingtalk.crypto import DingTalkCrypto
 
     crypto = DingTalkCrypto(EVENT_TOKEN, EVENT_AES_KEY, DT_APP_KEY)
@@ -166,7 +166,7 @@ def test_event_pushes_verify_the_answer(fake):
 
 
 def test_the_page_edits_members_and_pushes_events(fake):
-    fake.app.event_token, fake.app.event_aes_key = EVENT_TOKEN, EVENT_AES_KEY
+    fake.app.configure(event_token=EVENT_TOKEN, event_aes_key=EVENT_AES_KEY)
     pushed = []
     rx = Receiver()
     rx.answer = lambda: (pushed.append(1), ("{}", 200))[1]
@@ -205,7 +205,7 @@ name = "甲镇"
   conversation_id = "cid-a"
   chat_id = "chat-a"
 ''', encoding="utf-8")
-    creds, groups = _groups_from_tongxin_config(str(cfg))
+    creds, groups = groups_from_tongxin_config(str(cfg))
     assert creds["event_token"] == "t"
     assert groups[0]["chat_id"] == "chat-a" and groups[0]["access_token"] == ""
     roster = tmp_path / "roster.csv"

@@ -16,6 +16,7 @@ import requests
 from bridges.fakes.serve import serve_in_thread
 from miniapp_api.tokens import DbTokenStore
 from bridges.wechat.client import WechatClient
+from bridges.wechat.client import WechatClientSettings
 from bridges.fakes.wechat import create_fake_wechat
 from miniapp_api.config import WechatSettings
 from miniapp_api.config import WechatTemplates
@@ -158,7 +159,7 @@ def any_db(request, tmp_path):
     database.close()
 
 
-def make_settings(base_url: str, **overrides) -> WechatSettings:
+def make_settings(base_url: str, **overrides) -> WechatClientSettings:
     values = {
         "appid": APPID,
         "secret": SECRET,
@@ -169,11 +170,11 @@ def make_settings(base_url: str, **overrides) -> WechatSettings:
         "miniprogram_state": "developer",
     }
     values.update(overrides)
-    return WechatSettings(**values)
+    return WechatClientSettings.from_config(WechatSettings(**values))
 
 
 @pytest.fixture
-def settings(fake) -> WechatSettings:
+def settings(fake) -> WechatClientSettings:
     return make_settings(fake.url)
 
 

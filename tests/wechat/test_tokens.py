@@ -143,3 +143,70 @@ def test_a_client_picks_up_the_token_another_one_refreshed(any_db, fake):
     stats = fake.stats()
     assert stats["token_fetches"] == 2
     assert stats["calls"]["/wxa/msg_sec_check"] == 3  # no failed call by the second client
+
+
+class _Rejected(Exception):
+    def __init__(self, errcode):
+        self.errcode = errcode
+
+
+class _MemoryStore:
+    """A TokenStore in a dict, counting fetches."""
+
+    def __init__(self):
+        self.values: dict[str, str] = {}
+        self.fetches = 0
+        self.invalidated: list[tuple[str, str]] = []
+
+    def get_or_fetch(self, name, fetch):
+        if name not in self.values:
+            self.fetches += 1
+            self.values[name] = fetch()[0]
+        return self.values[name]
+
+    def invalidate(self, name, value):
+        self.invalidated.append((name, value))
+        return self.values.pop(name, None) is not None
+
+
+def _shared(store):
+    from bridges.tokens import SharedToken
+
+    tokens = iter(f"token-{i}" for i in range(1, 10))
+    return SharedToken(store, "p:app", lambda: (next(tokens), 7200), platform="p",
+                       rejection=_Rejected, errcodes=frozenset({40001}))
+
+
+def test_shared_token_refreshes_once_and_retries_once():
+    store = _MemoryStore()
+    token = _shared(store)
+    seen = []
+
+    def request():
+        seen.append(token.get())
+        if len(seen) == 1:
+            raise _Rejected("40001")
+        return "ok"
+
+    assert token.call("op", request) == "ok"
+    assert seen == ["token-1", "token-2"] and store.invalidated == [("p:app", "token-1")]
+
+    def always_rejected():
+        token.get()
+        raise _Rejected(40001)
+
+    with pytest.raises(_Rejected):
+        token.call("op", always_rejected)
+    assert store.fetches == 3  # one refresh per call, never a storm
+
+
+def test_shared_token_passes_other_errors_through_untouched():
+    store = _MemoryStore()
+    token = _shared(store)
+    for error in (_Rejected(45011), _Rejected(None), ValueError("x")):
+        def request(error=error):
+            token.get()
+            raise error
+        with pytest.raises(type(error)):
+            token.call("op", request)
+    assert store.invalidated == [] and store.fetches == 1

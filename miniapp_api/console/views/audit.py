@@ -10,12 +10,14 @@ from flask import request
 
 from miniapp_api.db import write_tx
 from miniapp_api.models import utcnow
-from miniapp_api.reports.schemas import LOCAL_TZ
-from miniapp_api.console import audit
-from miniapp_api.console.core import bp
+from miniapp_api.time import LOCAL_TZ
+from miniapp_api import audit
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import township_scope
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+
+routes = Routes()
 
 PAGE_SIZE = 100
 EXPORT_LIMIT = 50_000
@@ -40,8 +42,9 @@ def _query(errors: dict):
                        since=since, until=until + timedelta(days=1) if until else None)
 
 
-@bp.get("/audit")
+@routes.get("/audit")
 def audit_log():
+    """GET the audit log."""
     errors: dict = {}
     q = _query(errors)
     try:
@@ -54,8 +57,9 @@ def audit_log():
         422 if errors else 200
 
 
-@bp.get("/audit.csv")
+@routes.get("/audit.csv")
 def audit_export():
+    """GET the audit log as CSV."""
     errors: dict = {}
     q = _query(errors)
     if errors:

@@ -17,18 +17,21 @@ from miniapp_api.errors import NotFound
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.models.console import AdminUser
-from miniapp_api.console import audit
+from miniapp_api import audit
 from miniapp_api.console import security
-from miniapp_api.console.audit import Who
+from miniapp_api.audit import Who
 from miniapp_api.console.core import admin
-from miniapp_api.console.core import bp
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import client_ip
 from miniapp_api.console.core import safe_next
 from miniapp_api.console.core import who
 
+routes = Routes()
 
-@bp.route("/login", methods=["GET", "POST"])
+
+@routes.route("/login", methods=["GET", "POST"])
 def login():
+    """GET the login form; POST signs in (with lockout)."""
     nxt = request.values.get("next", "")
     if request.method == "GET":
         if g.get("console_admin") is not None:
@@ -55,8 +58,9 @@ def login():
     return redirect(safe_next(nxt))
 
 
-@bp.post("/logout")
+@routes.post("/logout")
 def logout():
+    """POST: end the session."""
     now = utcnow()
     token = session.get("sid")
     with write_tx():
@@ -69,8 +73,9 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-@bp.route("/password", methods=["GET", "POST"])
+@routes.route("/password", methods=["GET", "POST"])
 def password():
+    """GET/POST: change one's own password."""
     if request.method == "GET":
         return render_template("console/password.html")
     user = g.console_user
@@ -109,14 +114,16 @@ def _admins_page(errors=None, form=None, status=200):
                            form=form or {}, roles=security.ROLE_LABELS), status
 
 
-@bp.get("/admins")
+@routes.get("/admins")
 def admins():
+    """GET the administrators list."""
     admin().require(write=False, county=True)
     return _admins_page()
 
 
-@bp.post("/admins")
+@routes.post("/admins")
 def admin_create():
+    """POST: create an administrator."""
     admin().require(write=True, county=True)
     f = request.form
     now = utcnow()
@@ -141,8 +148,9 @@ def _user(user_id: int) -> AdminUser:
     return user
 
 
-@bp.post("/admins/<int:user_id>/active")
+@routes.post("/admins/<int:user_id>/active")
 def admin_active(user_id: int):
+    """POST: activate or deactivate an administrator."""
     admin().require(write=True, county=True)
     user = _user(user_id)
     active = request.form.get("active") == "1"
@@ -157,8 +165,9 @@ def admin_active(user_id: int):
     return redirect(url_for("console.admins"))
 
 
-@bp.post("/admins/<int:user_id>/password")
+@routes.post("/admins/<int:user_id>/password")
 def admin_password(user_id: int):
+    """POST: reset an administrator's password."""
     admin().require(write=True, county=True)
     user = _user(user_id)
     now = utcnow()

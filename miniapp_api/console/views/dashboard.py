@@ -11,18 +11,21 @@ from flask import url_for
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.console import stats
-from miniapp_api.console.core import FormError
+from miniapp_api.validation import FormError
 from miniapp_api.console.core import admin
-from miniapp_api.console.core import bp
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+
+routes = Routes()
 
 PERIODS = {"7": ("近 7 天", 7), "30": ("近 30 天", 30), "90": ("近 90 天", 90), "all": ("全部", None)}
 STATUS_ORDER = ["pending", "accepted", "transferred", "resolved", "closed", "rejected"]
 
 
-@bp.get("/")
+@routes.get("/")
 def dashboard():
+    """GET the overview."""
     period = request.args.get("period", "30")
     if period not in PERIODS:
         period = "30"
@@ -42,7 +45,7 @@ def dashboard():
                            county_emergency=stats.county_emergency())
 
 
-@bp.post("/emergency")
+@routes.post("/emergency")
 def emergency():
     """Step 1 (no ``confirm``): show what will happen. Step 2 (``confirm=yes``): switch."""
     code = request.form.get("township", "")

@@ -14,15 +14,18 @@ from miniapp_api.models import utcnow
 from miniapp_api.models.dingtalk import OrgSyncRun
 from miniapp_api.org.sync import SyncFailed
 from miniapp_api.org.sync import sync_dingtalk
-from miniapp_api.console import audit
+from miniapp_api import audit
 from miniapp_api.console.core import admin
-from miniapp_api.console.core import bp
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import get_settings
 from miniapp_api.console.core import who
 
+routes = Routes()
 
-@bp.post("/roster/sync-dingtalk")
+
+@routes.post("/roster/sync-dingtalk")
 def roster_sync_dingtalk():
+    """POST: sync the roster with DingTalk (a preview first), audited."""
     admin().require(write=True, county=True)  # the whole county's roster: county_admin only
     dry_run = request.form.get("mode") != "apply"
     actor = who()
@@ -49,7 +52,7 @@ def roster_sync_dingtalk():
     return redirect(url_for("console.roster", sync=run.id if run else None) + "#dingtalk-sync")
 
 
-@bp.app_template_global("dingtalk_sync_view")
+@routes.template_global("dingtalk_sync_view")
 def dingtalk_sync_view(args) -> dict:
     """What the roster page shows of the DingTalk sync: the run asked for (``?sync=``) or the
     latest one, and whether this administrator may start one."""

@@ -17,17 +17,26 @@ from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.models.console import MENTION_POLICIES
 from miniapp_api.models.console import MappingPolicy
-from miniapp_api.groups import mappings as groups
-from miniapp_api.console.core import FormError
+from miniapp_api.groups import checks
+from miniapp_api.groups import dryrun
+from miniapp_api.groups import health as group_health
+from miniapp_api.groups import mappings as group_mappings
+from miniapp_api.groups import owners as group_owners
+from miniapp_api.groups import snapshots
+from miniapp_api.groups import testsend
+from miniapp_api.groups import versions as group_versions
+from miniapp_api.validation import FormError
 from miniapp_api.console.core import admin
-from miniapp_api.console.core import bp
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import get_settings
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
 
+routes = Routes()
+
 
 def _owner_or_404(kind: str, code: str):
-    unit = groups.owner(kind, code)
+    unit = group_owners.owner(kind, code)
     if unit is None:
         raise NotFound("没有这个单位或部门")
     return unit
@@ -45,45 +54,47 @@ def _require(kind: str, code: str, write: bool) -> None:
         admin().require(write=write, county=True)
 
 
-@bp.get("/mappings")
+@routes.get("/mappings")
 def mappings():
+    """GET /console/mappings: every group the administrator may see, with its health."""
     rows = []
     owners = [("township", t) for t in visible_townships()]
     if admin().role != "unit_admin":
         owners += [("department", d) for d in Department.select().order_by(Department.id)]
-        owners.append(("county", groups.CountyGroup()))
-    snaps = {(k, u.code): groups.public_snapshot(groups.snapshot(k, u.code)) for k, u in owners}
-    health = groups.health([groups.target_of(k, u.code) for k, u in owners], utcnow())
+        owners.append(("county", group_owners.CountyGroup()))
+    snaps = {(k, u.code): snapshots.public_snapshot(snapshots.snapshot(k, u.code)) for k, u in owners}
+    health = group_health.health([group_owners.target_of(k, u.code) for k, u in owners], utcnow())
     for kind, unit in owners:
         policy = MappingPolicy.get_or_none((MappingPolicy.owner_kind == kind) & (MappingPolicy.owner_code == unit.code))
         rows.append({"kind": kind, "unit": unit, "snap": snaps[(kind, unit.code)], "policy": policy,
-                     "health": health[groups.target_of(kind, unit.code)]})
-    return render_template("console/mappings.html", rows=rows, kinds=groups.OWNER_KINDS)
+                     "health": health[group_owners.target_of(kind, unit.code)]})
+    return render_template("console/mappings.html", rows=rows, kinds=group_owners.OWNER_KINDS)
 
 
 def _page(kind: str, code: str, *, errors=None, form=None, test=None, status=200):
     unit = _owner_or_404(kind, code)
-    snap = groups.public_snapshot(groups.snapshot(kind, code))
+    snap = snapshots.public_snapshot(snapshots.snapshot(kind, code))
     policy = MappingPolicy.get_or_none((MappingPolicy.owner_kind == kind) & (MappingPolicy.owner_code == code))
-    target = groups.target_of(kind, code)
+    target = group_owners.target_of(kind, code)
     return render_template(
         "console/mapping.html", kind=kind, unit=unit, snap=snap, policy=policy, errors=errors or {},
-        form=form or {}, test=test, versions=groups.versions(kind, code), policies=MENTION_POLICIES,
-        health=groups.health([target], utcnow())[target], kinds=groups.OWNER_KINDS,
+        form=form or {}, test=test, versions=group_versions.versions(kind, code), policies=MENTION_POLICIES,
+        health=group_health.health([target], utcnow())[target], kinds=group_owners.OWNER_KINDS,
         can_edit=admin().can_write(code) if kind == "township" else admin().role == "county_admin",
-        public=groups.public_snapshot), status
+        public=snapshots.public_snapshot), status
 
 
-@bp.get("/mappings/<kind>/<code>")
+@routes.get("/mappings/<kind>/<code>")
 def mapping(kind: str, code: str):
+    """GET a group's mapping page."""
     _owner_or_404(kind, code)
     _require(kind, code, write=False)
     return _page(kind, code)
 
 
-def _input() -> groups.MappingInput:
+def _input() -> checks.MappingInput:
     f = request.form
-    return groups.MappingInput(
+    return checks.MappingInput(
         webhook=f.get("webhook", ""), secret=f.get("secret", ""), conversation_id=f.get("conversation_id", ""),
         enabled=f.get("enabled") == "1", mention_policy=f.get("mention_policy", "duty"),
         staging_webhook=f.get("staging_webhook", ""), staging_secret=f.get("staging_secret", ""),
@@ -98,8 +109,9 @@ def _echo() -> dict:
                                       "chat_id")}
 
 
-@bp.post("/mappings/<kind>/<code>")
+@routes.post("/mappings/<kind>/<code>")
 def mapping_save(kind: str, code: str):
+    """POST the mapping form: test the typed values, or save them."""
     _owner_or_404(kind, code)
     _require(kind, code, write=True)
     settings = get_settings()
@@ -108,38 +120,40 @@ def mapping_save(kind: str, code: str):
     if request.form.get("op") == "test":
         # Test the typed values before trusting them; nothing is saved.
         try:
-            result = groups.test_send(who(), kind, code, settings, now, webhook=data.webhook, secret=data.secret,
+            result = testsend.test_send(who(), kind, code, settings, now, webhook=data.webhook, secret=data.secret,
                                       chat_id=data.chat_id)
         except FormError as err:
             return _page(kind, code, errors=err.errors, form=_echo(), status=422)
         return _page(kind, code, form=_echo(), test=result)
     try:
-        version = groups.save_mapping(who(), kind, code, data, settings, now)
+        version = group_mappings.save_mapping(who(), kind, code, data, settings, now)
     except FormError as err:
         return _page(kind, code, errors=err.errors, form=_echo(), status=422)
     flash(f"已保存（版本 {version}）。建议点“测试发送”确认群能收到消息。", "ok")
     return redirect(url_for("console.mapping", kind=kind, code=code))
 
 
-@bp.post("/mappings/<kind>/<code>/test")
+@routes.post("/mappings/<kind>/<code>/test")
 def mapping_test(kind: str, code: str):
+    """POST: a test message to the saved group or its staging group."""
     _owner_or_404(kind, code)
     _require(kind, code, write=True)
     which = "staging" if request.form.get("which") == "staging" else "main"
     try:
-        result = groups.test_send(who(), kind, code, get_settings(), utcnow(), which=which)
+        result = testsend.test_send(who(), kind, code, get_settings(), utcnow(), which=which)
     except FormError as err:
         return _page(kind, code, errors=err.errors, status=422)
     return _page(kind, code, test=result)
 
 
-@bp.post("/mappings/<kind>/<code>/rollback")
+@routes.post("/mappings/<kind>/<code>/rollback")
 def mapping_rollback(kind: str, code: str):
+    """POST: restore an earlier version."""
     _owner_or_404(kind, code)
     _require(kind, code, write=True)
     try:
         version = int(request.form.get("version", ""))
-        new = groups.rollback(who(), kind, code, version, utcnow())
+        new = group_mappings.rollback(who(), kind, code, version, utcnow())
     except ValueError:
         return _page(kind, code, errors={"_": "请选择要回滚到的版本"}, status=422)
     except FormError as err:
@@ -148,7 +162,7 @@ def mapping_rollback(kind: str, code: str):
     return redirect(url_for("console.mapping", kind=kind, code=code))
 
 
-@bp.get("/routing")
+@routes.get("/routing")
 def routing_dry_run():
     """The dry-run form and, when asked, its answer (a GET: nothing is written)."""
     townships = visible_townships()
@@ -169,7 +183,7 @@ def routing_dry_run():
             lng = float(a["lng"]) if a.get("lng") else None
             if (lat is None) != (lng is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180)):
                 raise FormError({"lat": "坐标要同时填写纬度（-90～90）和经度（-180～180）"})
-            result = groups.dry_run(get_settings(), township, a.get("category", ""), grid_id=grid_id, lat=lat, lng=lng)
+            result = dryrun.dry_run(get_settings(), township, a.get("category", ""), grid_id=grid_id, lat=lat, lng=lng)
         except ValueError:
             errors = {"lat": "网格和坐标应为数字"}
         except FormError as err:

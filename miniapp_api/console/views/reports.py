@@ -7,18 +7,20 @@ from flask import render_template
 from flask import request
 from flask import url_for
 
-from miniapp_api.web import context as services
+from miniapp_api.web import collaborators
 from miniapp_api.reports.lifecycle import STATUS_LABELS
 from miniapp_api.models import Category
 from miniapp_api.models import Report
 from miniapp_api.models import utcnow
 from miniapp_api.console import queue
-from miniapp_api.console.core import FormError
+from miniapp_api.validation import FormError
 from miniapp_api.console.core import admin
-from miniapp_api.console.core import bp
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
 from miniapp_api.console.stats import overdue_clause
+
+routes = Routes()
 
 
 def _filters() -> queue.Filters:
@@ -33,8 +35,9 @@ def _filters() -> queue.Filters:
                          page=page)
 
 
-@bp.get("/reports")
+@routes.get("/reports")
 def reports():
+    """GET the report queue."""
     f = _filters()
     now = utcnow()
     rows, total = queue.search(admin(), f, now)
@@ -54,28 +57,31 @@ def _detail(report, *, identity=None, errors=None, status=200):
                            departments=queue.departments(), overdue=overdue), status
 
 
-@bp.get("/reports/<number>")
+@routes.get("/reports/<number>")
 def report(number: str):
+    """GET one report's page."""
     return _detail(queue.get(admin(), number))
 
 
-@bp.post("/reports/<number>/act")
+@routes.post("/reports/<number>/act")
 def report_act(number: str):
+    """POST an action on a report."""
     report = queue.get(admin(), number)
     file = request.files.get("photo")
-    photo = file.read(services.get().settings.uploads.max_bytes + 1) if file is not None and file.filename else None
+    photo = file.read(collaborators.current().settings.uploads.max_bytes + 1) if file is not None and file.filename else None
     action = request.form.get("action", "")
     try:
         new = queue.act(admin(), who(), report, action, text=request.form.get("text", ""),
-                        department=request.form.get("department", ""), photo=photo, svc=services.get(), now=utcnow())
+                        department=request.form.get("department", ""), photo=photo, svc=collaborators.current(), now=utcnow())
     except FormError as err:
         return _detail(queue.get(admin(), number), errors=err.errors, status=422)
     flash(f"{new.number}：{STATUS_LABELS.get(new.status, new.status)}，居民会收到通知", "ok")
     return redirect(url_for("console.report", number=number))
 
 
-@bp.post("/reports/<number>/reveal")
+@routes.post("/reports/<number>/reveal")
 def report_reveal(number: str):
+    """POST: reveal the reporter's identity (audited)."""
     report = queue.get(admin(), number)
     try:
         identity = queue.reveal(admin(), who(), report, utcnow())

@@ -19,12 +19,14 @@ from miniapp_api.models import utcnow
 from miniapp_api.org.roster_import import HEADER
 from miniapp_api.org.roster_import import ImportFailed
 from miniapp_api.org import rosters
-from miniapp_api.console.core import FormError
+from miniapp_api.validation import FormError
 from miniapp_api.console.core import admin
-from miniapp_api.console.core import bp
+from miniapp_api.console.core import Routes
 from miniapp_api.console.core import township_scope
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+
+routes = Routes()
 
 ROLES = {"grid_leader": "网格长", "grid_worker": "网格员", "township_staff": "乡镇/街道工作人员",
          "department_staff": "部门工作人员", "county_staff": "县级工作人员"}
@@ -63,13 +65,15 @@ def _roster_page(result=None, errors=None, csv_text="", status=200):
                            page_size=PAGE_SIZE), status
 
 
-@bp.get("/roster")
+@routes.get("/roster")
 def roster():
+    """GET the roster page."""
     return _roster_page()
 
 
-@bp.post("/roster/import")
+@routes.post("/roster/import")
 def roster_import():
+    """POST a roster CSV: preview, or import."""
     scope = township_scope()
     admin().require(write=True, township=scope) if scope else admin().require(write=True, county=True)
     upload = request.files.get("file")
@@ -90,16 +94,18 @@ def roster_import():
     return _roster_page(result=result, csv_text=text)
 
 
-@bp.get("/roster/export.csv")
+@routes.get("/roster/export.csv")
 def roster_export():
+    """GET the roster as CSV."""
     admin().require(write=False, township=township_scope()) if township_scope() else None
     text = rosters.export_roster(who(), township_scope(), utcnow())
     return Response("\ufeff" + text, mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=roster.csv"})
 
 
-@bp.post("/roster/officials/<int:official_id>/leave")
+@routes.post("/roster/officials/<int:official_id>/leave")
 def official_leave(official_id: int):
+    """POST: set an official's on-leave state."""
     official = Official.get_or_none(Official.id == official_id)
     if official is None:
         raise NotFound("没有这个人员")
@@ -125,13 +131,15 @@ def _categories_page(errors=None, form=None, editing=None, status=200):
                            can_edit=admin().role == "county_admin"), status
 
 
-@bp.get("/categories")
+@routes.get("/categories")
 def categories():
+    """GET the categories page."""
     return _categories_page()
 
 
-@bp.post("/categories")
+@routes.post("/categories")
 def category_create():
+    """POST: create a category."""
     admin().require(write=True, county=True)
     try:
         cat = rosters.save_category(who(), None, request.form, utcnow())
@@ -141,8 +149,9 @@ def category_create():
     return redirect(url_for("console.categories"))
 
 
-@bp.post("/categories/<code>")
+@routes.post("/categories/<code>")
 def category_update(code: str):
+    """POST: change a category."""
     admin().require(write=True, county=True)
     try:
         cat = rosters.save_category(who(), code, request.form, utcnow())

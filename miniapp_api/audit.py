@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from miniapp_api.models.console import AuditEntry
-from miniapp_api.reports.schemas import LOCAL_TZ
-from miniapp_api.reports.schemas import iso
+from miniapp_api.time import LOCAL_TZ
+from miniapp_api.time import iso
 
 ACTION_LABELS = {
     "auth.login": "登录",
@@ -99,8 +100,6 @@ def _cell(value) -> str:
 
 def to_csv(entries) -> str:
     """The entries as UTF-8 CSV (with BOM, so Excel reads the Chinese text)."""
-    import json
-
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "时间", "用户名", "姓名", "角色", "来源地址", "操作", "操作名称", "对象", "单位", "修改前", "修改后", "说明"])
@@ -114,4 +113,5 @@ def to_csv(entries) -> str:
 
 
 def local(dt: datetime | None) -> str:
+    """``dt`` in local time as the console shows it, or ""."""
     return "" if dt is None else dt.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
