@@ -52,7 +52,7 @@ from miniapp_api.models import Department  # noqa: E402
 from miniapp_api.models import Grid  # noqa: E402
 from miniapp_api.models import Official  # noqa: E402
 from miniapp_api.models import Township  # noqa: E402
-from miniapp_api.org.seed import apply_config  # noqa: E402
+from miniapp_api.seed import apply_config  # noqa: E402
 from miniapp_api.time import LOCAL_TZ  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 10, 0, tzinfo=LOCAL_TZ).astimezone(timezone.utc)

@@ -4,7 +4,7 @@ One pass (:meth:`Worker.run_once`) does, for a given ``now``:
 
 1. **Fan out** events not yet fanned out into one :class:`Delivery` per target
    (``bridges.routing``), in one transaction.
-2. **Per target**, under that target's lock row (:class:`RobotState`; ``FOR UPDATE SKIP
+2. **Per target**, under that target's lock row (:class:`TargetState`; ``FOR UPDATE SKIP
    LOCKED`` on PostgreSQL, so several workers share the work and never take the same target):
    count what the robot already received in the rolling window, claim at most that many due
    deliveries (``state = sending`` with a lease), and, when the backlog is more than the
@@ -45,7 +45,7 @@ from miniapp_api.db import write_tx
 from miniapp_api.passes import PassCounts
 from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from miniapp_api.models import utcnow
 
 from bridges import retry
@@ -158,9 +158,9 @@ class Worker:
                 .order_by(fn.MAX(Delivery.priority).desc(), fn.MIN(Delivery.id)))
         return [r.target for r in rows]
 
-    def _lock_target(self, target: str) -> RobotState | None:
-        RobotState.insert(target=target).on_conflict_ignore().execute()
-        query = RobotState.select().where(RobotState.target == target)
+    def _lock_target(self, target: str) -> TargetState | None:
+        TargetState.insert(target=target).on_conflict_ignore().execute()
+        query = TargetState.select().where(TargetState.target == target)
         if is_postgres():
             query = query.for_update("FOR UPDATE SKIP LOCKED")
         return query.first()
@@ -191,7 +191,7 @@ class Worker:
             limit = bridge.rate_limit(target)
             budget = len(due) if limit is None else max(0, limit - self._window_used(target, now))
             if budget == 0:
-                RobotState.update(rate_limit_waits=RobotState.rate_limit_waits + 1).where(RobotState.target == target).execute()
+                TargetState.update(rate_limit_waits=TargetState.rate_limit_waits + 1).where(TargetState.target == target).execute()
                 result.rate_limited += 1
                 return []
             chosen = self._plan(bridge, target, due, budget, limit, now, result)
@@ -301,19 +301,19 @@ class Worker:
                 (Delivery.update(state="sent", sent_at=now, claimed_until=None)
                  .where(Delivery.id.in_(delivery.payload["members"])).execute())
             if state == "sent" and delivery.channel == "dingtalk":
-                RobotState.update(last_sent_at=now).where(RobotState.target == delivery.target).execute()
+                TargetState.update(last_sent_at=now).where(TargetState.target == delivery.target).execute()
             elif state == "dead":
-                RobotState.insert(target=delivery.target).on_conflict_ignore().execute()
-                (RobotState.update(last_error=error, last_error_at=now)
-                 .where(RobotState.target == delivery.target).execute())
+                TargetState.insert(target=delivery.target).on_conflict_ignore().execute()
+                (TargetState.update(last_error=error, last_error_at=now)
+                 .where(TargetState.target == delivery.target).execute())
 
     def _rate_limited(self, delivery: Delivery, err: RateLimited, now: datetime, *, in_doubt: bool = False) -> None:
         until = now + timedelta(seconds=err.retry_after)
         with write_tx():
             # A platform block pauses the whole target: nobody hammers a blocked robot.
-            (RobotState.update(blocked_until=until, rate_limit_waits=RobotState.rate_limit_waits + 1,
+            (TargetState.update(blocked_until=until, rate_limit_waits=TargetState.rate_limit_waits + 1,
                                last_error=str(err), last_error_at=now)
-             .where(RobotState.target == delivery.target).execute())
+             .where(TargetState.target == delivery.target).execute())
             # One that may have been shown stays in flight until then (never merged, see _release).
             (Delivery.update(state="sending" if in_doubt else "pending", next_attempt_at=until,
                              claimed_until=until if in_doubt else None, last_error=str(err),
@@ -371,7 +371,7 @@ class Worker:
         if not deliveries:
             return
         target = deliveries[0].target
-        state = RobotState.get_or_none(RobotState.target == target)
+        state = TargetState.get_or_none(TargetState.target == target)
         when = state.blocked_until if state and state.blocked_until else now
         with write_tx():
             for d in deliveries:

@@ -21,7 +21,7 @@ from miniapp_api.web import callbacks
 from miniapp_api.web import collaborators
 from miniapp_api.web import community
 from miniapp_api.web import connections
-from miniapp_api.web import dingtalk_events
+from miniapp_api.web import dingtalk_push
 from miniapp_api.web import health
 from miniapp_api.web import officialview
 from miniapp_api.web import pages
@@ -49,7 +49,7 @@ BLUEPRINTS = [
     uploads.media_bp,       # /media/<key>
     health.bp,              # /healthz, /readyz, /metrics
     callbacks.bp,           # /callbacks/dingtalk (group robot commands)
-    dingtalk_events.bp,     # /callbacks/dingtalk/events (event subscription)
+    dingtalk_push.bp,     # /callbacks/dingtalk/events (event subscription)
     officialview.bp,        # /o/reports/<number> (signed pages for officials)
     pages.bp,               # /o/notices/…, /o/campaigns/…/checkin
 ]

@@ -19,14 +19,13 @@ from miniapp_api.groups.duty import on_duty
 from miniapp_api.groups.duty import posts_of
 from miniapp_api.groups.policy import apply_mention_policy
 from miniapp_api.models import Official
+from miniapp_api.org.levels import FIRST_LEVEL_LABELS as LEVEL_LABELS
 from miniapp_api.models import Report
 from miniapp_api.models import ReportPhoto
 from miniapp_api.models import Upload
 from miniapp_api.reports.links import signed_report_url
 from miniapp_api.reports.uploads import photo_out
 
-#: The level a new report starts at, as its card names it (no report starts at the county).
-LEVEL_LABELS = {level: label for level, label in ladder.LEVEL_LABELS.items() if level != "county"}
 #: How a card names a resident who did not report anonymously.
 REPORTER_LABEL = "居民(已实名)"
 

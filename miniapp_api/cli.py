@@ -30,7 +30,7 @@ from miniapp_api.models import utcnow
 from miniapp_api.models.console import AdminUser
 from miniapp_api.org import roster_import
 from miniapp_api.org import sync
-from miniapp_api.org.seed import apply_config
+from miniapp_api.seed import apply_config
 from miniapp_api.time import LOCAL_TZ
 from miniapp_api.time import iso
 from miniapp_api.wiring import build_collaborators

@@ -42,7 +42,7 @@ from miniapp_api.models import utcnow
 from miniapp_api.models.console import AdminUser
 from miniapp_api.org.roster_import import ImportFailed
 from miniapp_api.org.roster_import import import_org
-from miniapp_api.org.seed import apply_config
+from miniapp_api.seed import apply_config
 
 PORTS = {"wechat": 9101, "dingtalk": 9102}
 APPID = "wxdemo0000000000"

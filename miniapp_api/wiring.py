@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from bridges.dingtalk import commands as dingtalk_commands
 from bridges.dingtalk.app_client import AppClient
 from bridges.dingtalk.app_client import DingtalkAppSettings
-from bridges.dingtalk.group_channel import DingTalkGroupChannel
+from bridges.dingtalk.group_gateway import DingTalkGroupGateway
 from bridges.dingtalk.render import escape_md
 from bridges.errors import BridgeError
 from bridges.wechat.client import WechatClient
@@ -27,7 +27,7 @@ from miniapp_api.campaigns.commands import campaign_from_group
 from miniapp_api.community import scheduler as community_scheduler
 from miniapp_api.config import Settings
 from miniapp_api.deadlines import planner
-from miniapp_api.groups import channel as group_channel
+from miniapp_api.groups import gateway as group_gateway
 from miniapp_api.notices import scheduler as notice_steps
 from miniapp_api.notices.commands import acknowledge_in_group
 from miniapp_api.org import sync as org_sync
@@ -47,7 +47,7 @@ def register_domain_hooks() -> None:
         dingtalk_commands.parse_command, dingtalk_commands.CommandError, dingtalk_commands.HELP_TEXT, escape_md))
     report_service.defer_content_check_on(BridgeError)      # WeChat cannot answer: checked later
     community_scheduler.add_steps(*notice_steps.STEPS, *campaign_steps.STEPS)  # notices first
-    group_channel.register(DingTalkGroupChannel())          # the console's test sends and dry runs
+    group_gateway.register(DingTalkGroupGateway())          # the console's test sends and dry runs
     org_sync.register_directory(open_dingtalk_directory, (BridgeError,))  # sync-dingtalk reads DingTalk
 
 

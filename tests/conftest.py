@@ -194,7 +194,7 @@ def app(settings):
     from miniapp_api import create_app
     from miniapp_api import migrations
     from miniapp_api.db import database
-    from miniapp_api.org.seed import apply_config
+    from miniapp_api.seed import apply_config
 
     app = create_app(settings)
     database.connect(reuse_if_open=True)

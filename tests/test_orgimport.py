@@ -20,7 +20,7 @@ from miniapp_api.org.roster_import import ImportResult
 from miniapp_api.org.roster_import import export_org
 from miniapp_api.org.roster_import import format_result
 from miniapp_api.org.roster_import import import_org
-from miniapp_api.org.seed import apply_config
+from miniapp_api.seed import apply_config
 from tests.conftest import make_settings_dict
 
 ROSTER = Path(__file__).parent / "fixtures" / "org_roster.csv"

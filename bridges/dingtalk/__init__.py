@@ -8,7 +8,7 @@ signatures), ``errcodes`` (robot errcode → ``bridges.errors``), ``client`` (HT
 with our base URL, a shared token store and a bounded retry).
 
 The delivery side (the worker's DingTalk channel): ``deliver`` (the bridge: renders from the
-domain's plain views, resolves a target to its robot at send time) and ``app_channel``
+domain's plain views, resolves a target to its robot at send time) and ``app_sender``
 (groups the county's app created, reached through ``chat.send``; docs/dingtalk-app.md).
 
 The local fake DingTalk used by the tests and ``make demo`` lives in ``bridges/fakes/``.

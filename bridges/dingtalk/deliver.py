@@ -33,8 +33,8 @@ from miniapp_api.reports.lifecycle import STATUS_LABELS
 from miniapp_api.reports.links import signed_report_url
 
 from bridges.dingtalk import render
-from bridges.dingtalk.app_channel import AppChannel
-from bridges.dingtalk.app_channel import app_mapping
+from bridges.dingtalk.app_sender import AppSender
+from bridges.dingtalk.app_sender import app_mapping
 from bridges.dingtalk.app_client import AppClient
 from bridges.dingtalk.client import RobotClient
 
@@ -76,7 +76,7 @@ class DingtalkBridge:
     def __init__(self, settings: Settings, client: RobotClient | None = None, app_client: AppClient | None = None):
         self.settings = settings
         self.client = client or RobotClient(timeout=settings.dingtalk.request_timeout_seconds)
-        self.app = AppChannel(settings, app_client)  # groups the county's app created (chat_id)
+        self.app = AppSender(settings, app_client)  # groups the county's app created (chat_id)
 
     def rate_limit(self, target: str) -> int | None:
         """Messages per rolling minute this target's robot (or app group) may take."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bridges.dingtalk.app_channel import app_client_for
+from bridges.dingtalk.app_sender import app_client_for
 from bridges.kinds import Kinds
 from bridges.routing import Target
 from miniapp_api.config import Settings

@@ -32,8 +32,6 @@ from bridges.wechat import errcodes
 from bridges.wechat.client import WechatClient
 
 # phrase fields take at most 5 Chinese characters (PLATFORMS §5.5).
-_PHRASES = {"pending": "待受理", "accepted": "已受理", "transferred": "已转办", "resolved": "已办结",
-            "closed": "已评价", "rejected": "不予受理"}
 
 
 def thing(text: str, fallback: str = "进度已更新") -> str:
@@ -48,7 +46,7 @@ def status_message_data(payload: dict, now: datetime, fields: dict[str, str]) ->
     note = payload.get("note") or STATUS_LABELS.get(status, status)
     return {
         fields["number"]: payload["number"][:32],
-        fields["status"]: _PHRASES.get(status, "已更新"),
+        fields["status"]: STATUS_LABELS.get(status, "已更新"),
         fields["note"]: thing(note),
         fields["time"]: now.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
     }

@@ -49,6 +49,7 @@ from miniapp_api.console import security
 from miniapp_api.audit import ACTION_LABELS as AUDIT_LABELS
 from miniapp_api.audit import Who
 from miniapp_api.audit import local
+from miniapp_api.org.levels import FIRST_LEVEL_LABELS as LEVEL_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
 CHANNEL_LABELS = {"wechat": "微信", "dingtalk": "钉钉", "console": "控制台", "system": "系统"}
-LEVEL_LABELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
 
 
 class Routes:

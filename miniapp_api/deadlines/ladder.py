@@ -17,13 +17,11 @@ from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.prepared import Param
+from miniapp_api.org.levels import LEVEL_LABELS  # noqa: F401  (re-exported: the ladder names its levels)
+from miniapp_api.org.levels import LEVELS
 from miniapp_api.prepared import Prepared
 from miniapp_api.prepared import loaded
 
-LEVELS = ("grid", "community", "township", "department", "county")
-
-LEVEL_LABELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门",
-                "county": "县指挥中心"}
 
 
 def next_level(report: Report, duty_departments: dict[str, str], category_code: str) -> str | None:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from miniapp_api.db import write_tx
 from miniapp_api.models import GroupMapping
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from miniapp_api.groups.owners import target_of
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def disbanded(chat_id: str, now: datetime) -> GroupMapping | None:
     if mapping is not None:
         target = target_of(mapping.owner_kind, mapping.owner_code)
         with write_tx():
-            RobotState.insert(target=target).on_conflict_ignore().execute()
-            (RobotState.update(last_error="钉钉群已解散：映射已停用，请在控制台重新绑定", last_error_at=now)
-             .where(RobotState.target == target).execute())
+            TargetState.insert(target=target).on_conflict_ignore().execute()
+            (TargetState.update(last_error="钉钉群已解散：映射已停用，请在控制台重新绑定", last_error_at=now)
+             .where(TargetState.target == target).execute())
     return mapping

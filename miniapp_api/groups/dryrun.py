@@ -1,6 +1,6 @@
 """The routing dry run: "a report of this category at this place would go to this grid, this
 official, this group", from the same routing and mention code the worker uses (through the
-bridge's :class:`~miniapp_api.groups.channel.GroupChannel`), without writing anything."""
+bridge's :class:`~miniapp_api.groups.gateway.GroupGateway`), without writing anything."""
 from __future__ import annotations
 
 import math
@@ -17,7 +17,7 @@ from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.models import Township
 from miniapp_api.models.console import MappingPolicy
-from miniapp_api.groups import channel
+from miniapp_api.groups import gateway
 from miniapp_api.groups.owners import owner
 from miniapp_api.groups.snapshots import mask_webhook
 from miniapp_api.validation import FormError
@@ -75,7 +75,7 @@ def dry_run(settings: Settings, township_code: str, category_code: str, *, grid_
                     description="（路由试算）", lat=lat or 0.0, lng=lng or 0.0, address="（路由试算）",
                     anonymous=False, status="pending", moderation="pass", urgent=bool(township.emergency))
     with database.atomic() as tx:  # read-only by construction; the rollback makes sure of it
-        answer = channel.current().preview_new_report(report, settings)
+        answer = gateway.current().preview_new_report(report, settings)
         targets = answer.targets
         mobiles = list(answer.mention_mobiles)
         officials = []

@@ -8,7 +8,7 @@ from peewee import fn
 
 from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from miniapp_api.groups.owners import target_of
 
 
@@ -37,7 +37,7 @@ def health(targets: list[str], now: datetime) -> dict[str, Health]:
     last_sent = {r.target: r.at for r in (Delivery.select(Delivery.target, fn.MAX(Delivery.sent_at).alias("at"))
                                           .where(Delivery.target.in_(targets) & (Delivery.state == "sent"))
                                           .group_by(Delivery.target))}
-    states = {r.target: r for r in RobotState.select().where(RobotState.target.in_(targets))}
+    states = {r.target: r for r in TargetState.select().where(TargetState.target.in_(targets))}
     broken = {target_of(m.owner_kind, m.owner_code): m.broken_reason
               for m in GroupMapping.select().where(GroupMapping.broken_reason.is_null(False))}
     out = {}

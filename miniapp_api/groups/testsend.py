@@ -1,6 +1,6 @@
 """A test message to a group (or its staging group), and DingTalk's real answer.
 
-The message goes out through the bridge's :class:`~miniapp_api.groups.channel.GroupChannel`
+The message goes out through the bridge's :class:`~miniapp_api.groups.gateway.GroupGateway`
 (a custom robot, or the app's ``chat.send`` for an app group); the answer is kept on the
 mapping (for its health) and audited.
 """
@@ -15,8 +15,8 @@ from miniapp_api.audit import Who
 from miniapp_api.config import Settings
 from miniapp_api.db import write_tx
 from miniapp_api.models.console import MappingPolicy
-from miniapp_api.groups import channel
-from miniapp_api.groups.channel import SendAnswer
+from miniapp_api.groups import gateway
+from miniapp_api.groups.gateway import SendAnswer
 from miniapp_api.groups.checks import check_chat_id
 from miniapp_api.groups.checks import check_secret
 from miniapp_api.groups.checks import check_webhook
@@ -113,7 +113,7 @@ def test_send(who: Who, kind: str, code: str, settings: Settings, now: datetime,
     if problem:
         raise FormError({f"{prefix}webhook": problem})
     started = time.monotonic()
-    answer = channel.current().send_robot_text(webhook, secret, text, settings, now)
+    answer = gateway.current().send_robot_text(webhook, secret, text, settings, now)
     result = _result(answer, "" if answer.ok else _robot_hint(answer.errcode), which)
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     _keep(who, kind, code, result, {"which": which, "webhook": mask_webhook(webhook)}, now)
@@ -130,7 +130,7 @@ def _test_app_group(who: Who, kind: str, code: str, chat_id: str, text: str, set
     if problem := check_chat_id(chat_id, kind, code):
         raise FormError({"chat_id": problem})
     started = time.monotonic()
-    answer = channel.current().send_app_text(chat_id, text, settings)
+    answer = gateway.current().send_app_text(chat_id, text, settings)
     result = _result(answer, "" if answer.ok else _app_hint(answer.errcode), "main")
     result.elapsed_ms = int((time.monotonic() - started) * 1000)
     _keep(who, kind, code, result, {"which": "main", "chat_id": chat_id}, now)

@@ -101,7 +101,7 @@ class GroupMapping(BaseModel):
     edits them later. ``secret`` is write-only: no API ever returns it.
 
     A group created by the county's DingTalk app names its ``chat_id``: messages then go
-    through the app (``chat.send``, bridges/dingtalk/app_channel.py) and ``webhook``/``secret``
+    through the app (``chat.send``, bridges/dingtalk/app_sender.py) and ``webhook``/``secret``
     may be empty strings. ``broken_reason`` is set when DingTalk says the group is gone
     (``chat_disband``); the mapping is then disabled until an administrator fixes it.
     """
@@ -381,8 +381,12 @@ class Delivery(BaseModel):
         indexes = ((("state", "next_attempt_at"), False),)
 
 
-class RobotState(BaseModel):
-    """Per-target sending state: the lock row workers take, DingTalk blocks, health."""
+class TargetState(BaseModel):
+    """Per-target sending state (a group robot, an app group, a resident's WeChat): the lock
+    row workers take, DingTalk blocks, health."""
+
+    class Meta:
+        table_name = "robot_state"  # its name before it served every target; kept, no migration
 
     target = CharField(max_length=96, primary_key=True)
     blocked_until = UtcDateTimeField(null=True)
@@ -436,7 +440,7 @@ CORE_MODELS: list[type[Model]] = [
     Counter,
     OutboxEvent,
     Delivery,
-    RobotState,
+    TargetState,
     PlatformToken,
     CallbackReceipt,
     SchemaVersion,

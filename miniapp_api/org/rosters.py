@@ -25,8 +25,8 @@ from miniapp_api.org.roster_import import import_org
 from miniapp_api import audit
 from miniapp_api.audit import Who
 from miniapp_api.validation import FormError
+from miniapp_api.org.levels import FIRST_LEVEL_LABELS as LEVELS
 
-LEVELS = {"grid": "网格", "community": "村/社区", "township": "乡镇/街道", "department": "县直部门"}
 _CODE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 

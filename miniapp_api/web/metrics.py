@@ -16,7 +16,7 @@ from peewee import fn
 
 from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from miniapp_api.models import utcnow
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -54,7 +54,7 @@ class DeliveryCollector:
 
         waits = CounterMetricFamily("tongxin_rate_limit_waits", "Times a target had to wait for its rate limit",
                                     labels=["target"])
-        for r in RobotState.select():
+        for r in TargetState.select():
             waits.add_metric([r.target], r.rate_limit_waits)
         yield waits
 

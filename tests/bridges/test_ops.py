@@ -16,7 +16,7 @@ from miniapp_api.cli import main as tongxin
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from tests.bridges.conftest import numbers_in
 from tests.bridges.helpers import write_config
 from tests.factories import OFFICIAL
@@ -200,7 +200,7 @@ def test_metrics_after_a_run(client, fake_dingtalk, run, clock):
     waits = m["tongxin_rate_limit_waits_total"]
     assert waits[(("target", "dingtalk:township:yongsheng"),)] == 1
     assert sum(waits.values()) == 1
-    assert RobotState.get_by_id("dingtalk:township:yongsheng").rate_limit_waits == 1
+    assert TargetState.get_by_id("dingtalk:township:yongsheng").rate_limit_waits == 1
 
     buckets = {float(dict(k)["le"]): v for k, v in m["tongxin_delivery_latency_seconds_bucket"].items()}
     count = m["tongxin_delivery_latency_seconds_count"][()]

@@ -48,7 +48,7 @@ def group(fake, code: str) -> list[dict]:
 def prepare_database(settings) -> None:
     """Migrate and load the organisation, as ``tongxin init-db`` does."""
     from miniapp_api import migrations
-    from miniapp_api.org.seed import apply_config
+    from miniapp_api.seed import apply_config
 
     bind(settings.database.url)
     database.connect(reuse_if_open=True)

@@ -10,7 +10,7 @@ from miniapp_api.db import database
 from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Report
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from tests.bridges.conftest import numbers_in
 from tests.conftest import report_body
 from tests.factories import make_official
@@ -107,7 +107,7 @@ def test_unknown_token_is_dead_lettered(client, resident, fake_dingtalk, run):
     d = Delivery.get(Delivery.channel == "dingtalk")
     assert d.state == "dead" and d.last_errcode == "300001" and "token is not exist" in d.last_error
     assert d.attempts == 1
-    assert RobotState.get_by_id("dingtalk:township:yongsheng").last_error
+    assert TargetState.get_by_id("dingtalk:township:yongsheng").last_error
 
 
 def test_a_block_is_waited_out_without_hammering(client, residents, fake_dingtalk, run, clock):

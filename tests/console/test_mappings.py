@@ -267,7 +267,7 @@ def test_health_shows_last_delivery_and_failures(console, db, fake_dingtalk, set
 
 
 def test_init_db_does_not_undo_console_changes(console, db, fake_dingtalk, settings):
-    from miniapp_api.org.seed import apply_config
+    from miniapp_api.seed import apply_config
 
     c = console("county")
     group = new_group(fake_dingtalk)

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from bridges.dingtalk.app_channel import RESEND_NOTE
+from bridges.dingtalk.app_sender import RESEND_NOTE
 from bridges.dingtalk.app_client import AppClient
 from bridges.dingtalk.app_client import DingtalkAppSettings
 from bridges.fakes.dingtalk import create_fake_dingtalk

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.models.console import AuditEntry
@@ -100,7 +100,7 @@ def test_an_app_group_is_mapped_tested_and_rolled_back(console, db, fake_dingtal
 
 
 def test_a_broken_group_shows_in_health_and_a_save_clears_it(console, db, fake_dingtalk):
-    from bridges.dingtalk.app_channel import mark_broken
+    from bridges.dingtalk.app_sender import mark_broken
 
     fake_dingtalk.state.add_group("cid-appgroup", "应用群", "", None, [], chat_id="chatApp001")
     GroupMapping.update(chat_id="chatApp001").where(GroupMapping.owner_code == "yongsheng").execute()
@@ -113,4 +113,4 @@ def test_a_broken_group_shows_in_health_and_a_save_clears_it(console, db, fake_d
     assert resp.status_code == 302
     m = GroupMapping.get(GroupMapping.owner_code == "yongsheng")
     assert m.enabled and m.broken_reason is None
-    assert RobotState.get_or_none(RobotState.target == "dingtalk:township:yongsheng") is None
+    assert TargetState.get_or_none(TargetState.target == "dingtalk:township:yongsheng") is None

@@ -12,7 +12,7 @@ from miniapp_api.models import Delivery
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import Official
 from miniapp_api.models import OutboxEvent
-from miniapp_api.models import RobotState
+from miniapp_api.models import TargetState
 from miniapp_api.models import Township
 from miniapp_api.models.dingtalk import OrgSyncRun
 from tests.factories import make_report
@@ -117,7 +117,7 @@ def test_chat_disband_marks_the_mapping_broken_and_messages_wait(settings_dict, 
     run()
     m = GroupMapping.get(GroupMapping.owner_code == "yongsheng")
     assert not m.enabled and "解散" in m.broken_reason and m.broken_at is not None
-    state = RobotState.get(RobotState.target == "dingtalk:township:yongsheng")
+    state = TargetState.get(TargetState.target == "dingtalk:township:yongsheng")
     assert "解散" in state.last_error  # the console's health shows it
     number = make_report().number
     run()
@@ -127,7 +127,7 @@ def test_chat_disband_marks_the_mapping_broken_and_messages_wait(settings_dict, 
 
     # init-db again with the same config: still the disbanded group, it stays off...
     from miniapp_api.config import parse_settings
-    from miniapp_api.org.seed import apply_config
+    from miniapp_api.seed import apply_config
 
     apply_config(request.getfixturevalue("settings"))
     assert not GroupMapping.get(GroupMapping.owner_code == "yongsheng").enabled

@@ -43,7 +43,7 @@ from miniapp_api.models import utcnow
 from miniapp_api.org.sync import HANDLED_EVENTS
 
 log = logging.getLogger(__name__)
-bp = Blueprint("dingtalk_events", __name__, url_prefix="/callbacks/dingtalk")
+bp = Blueprint("dingtalk_push", __name__, url_prefix="/callbacks/dingtalk")
 
 MAX_EVENT_BYTES = 64 * 1024
 RECEIPT_SOURCE = "dt-event"

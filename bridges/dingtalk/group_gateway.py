@@ -1,8 +1,8 @@
 """The DingTalk bridge's side of a group, for the console's test send and routing dry run.
 
-Implements :class:`miniapp_api.groups.channel.GroupChannel` with the worker's own code (the
+Implements :class:`miniapp_api.groups.gateway.GroupGateway` with the worker's own code (the
 robot client, the app's ``chat.send``, routing and the new-report card);
-composition registers it with :func:`miniapp_api.groups.channel.register`.
+composition registers it with :func:`miniapp_api.groups.gateway.register`.
 """
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from datetime import datetime
 
 from bridges import routing
 from bridges.dingtalk import render
-from bridges.dingtalk.app_channel import send_test
+from bridges.dingtalk.app_sender import send_test
 from bridges.dingtalk.client import RobotClient
 from bridges.dingtalk.deliver import report_card
 from bridges.errors import BridgeError
 from miniapp_api.config import Settings
-from miniapp_api.groups.channel import RoutePreview
-from miniapp_api.groups.channel import SendAnswer
+from miniapp_api.groups.gateway import RoutePreview
+from miniapp_api.groups.gateway import SendAnswer
 from miniapp_api.models import GroupMapping
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
@@ -32,7 +32,7 @@ def _failure(err: BridgeError) -> SendAnswer:
     return SendAnswer(False, errcode, message)
 
 
-class DingTalkGroupChannel:
+class DingTalkGroupGateway:
     """A group's DingTalk side: robot and app test sends, and the new-report route preview."""
 
     def send_robot_text(self, webhook: str, secret: str, text: str, settings: Settings,

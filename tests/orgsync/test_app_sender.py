@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 
 from bridges.dingtalk import render
-from bridges.dingtalk.app_channel import RESEND_NOTE
-from bridges.dingtalk.app_channel import to_app_body
+from bridges.dingtalk.app_sender import RESEND_NOTE
+from bridges.dingtalk.app_sender import to_app_body
 from bridges.fakes.dingtalk_app import parse_app_message
 from miniapp_api.db import database
 from miniapp_api.models import Delivery

@@ -3,7 +3,7 @@
 A unit's mapping that names a ``chat_id`` (a group the app created) is served here instead of
 by the custom-robot webhook. The worker does not know the difference: the same outbox,
 claiming, retries, dead letters and digests apply; :class:`~bridges.dingtalk.deliver.DingtalkBridge`
-asks :meth:`AppChannel.chat_for` which way a target goes.
+asks :meth:`AppSender.chat_for` which way a target goes.
 
 What differs from the webhook (PLATFORMS §4.2, §4.4):
 
@@ -159,7 +159,7 @@ def app_client_for(settings: Settings) -> AppClient:
     return AppClient(DingtalkAppSettings.from_config(settings.dingtalk), DbTokenStore())
 
 
-class AppChannel:
+class AppSender:
     """Sends group messages through the app's ``chat.send``; one per DingTalk bridge."""
 
     def __init__(self, settings: Settings, client: AppClient | None = None):

@@ -2,7 +2,7 @@
 
 The console's test send and routing dry run must speak DingTalk (a robot webhook, the app's
 ``chat.send``, the worker's own routing and card) but the domain never imports the bridges.
-So the bridge implements :class:`GroupChannel` and composition (``create_app``) registers
+So the bridge implements :class:`GroupGateway` and composition (``create_app``) registers
 it with :func:`register`; :func:`current` is what the group services call.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ class RoutePreview:
     level_label: str = ""
 
 
-class GroupChannel(Protocol):
+class GroupGateway(Protocol):
     """The DingTalk side of a group, implemented by the bridge."""
 
     def send_robot_text(self, webhook: str, secret: str, text: str, settings: Settings,
@@ -49,16 +49,16 @@ class GroupChannel(Protocol):
         """What the worker would do with an (unsaved) new report, without sending."""
 
 
-_channel: GroupChannel | None = None
+_channel: GroupGateway | None = None
 
 
-def register(channel: GroupChannel) -> None:
+def register(channel: GroupGateway) -> None:
     """Install the bridge's channel (composition calls this once at start-up)."""
     global _channel
     _channel = channel
 
 
-def current() -> GroupChannel:
+def current() -> GroupGateway:
     """The registered channel; composition must have registered one."""
     if _channel is None:
         raise RuntimeError("no group channel registered: create_app registers the DingTalk bridge's")
