@@ -4,7 +4,10 @@ server and database, so every number is read against a baseline measured in the 
 - ``GET /bench/bare``: a bare Flask JSON answer (the ceiling of the stack).
 - ``POST /bench/insert``: insert one row with peewee and commit (the cost of one write).
 - ``POST /bench/check``: only the content check a submission makes (msgSecCheck v2 through
-  our WeChat client, answered by the fake WeChat): the least a submission can cost.
+  our WeChat client, answered by the fake WeChat).
+- ``POST /bench/checked-insert``: that content check, then one peewee insert and commit: the
+  checked-insert floor a submission is measured against (issue 17). A submission cannot cost
+  less than that.
 
 Served by gunicorn exactly like production: ``gunicorn 'bench.app:create_bench_app()'``.
 """
@@ -60,13 +63,24 @@ def insert():
 
 @bp.post("/check")
 def check():
+    """Only the content check a submission makes."""
     # The same call, text and timeout as a submission's (reports.service._content_verdict),
     # for a resident the benchmark logged in.
-    """Only the content check a submission makes."""
     svc = collaborators.current()
     verdict = svc.wechat.msg_sec_check(openid="o-bench-0", content=CHECK_TEXT, scene=3,
                                        timeout=svc.settings.wechat.content_check_timeout_seconds)
     return jsonify({"suggest": verdict.suggest})
+
+
+@bp.post("/checked-insert")
+def checked_insert():
+    """The content check a submission makes, then one insert: the floor a submission is read against."""
+    svc = collaborators.current()
+    verdict = svc.wechat.msg_sec_check(openid="o-bench-0", content=CHECK_TEXT, scene=3,
+                                       timeout=svc.settings.wechat.content_check_timeout_seconds)
+    with write_tx():
+        row = BenchRow.create(note=verdict.suggest[:64])
+    return jsonify({"id": row.id}), 201
 
 
 def create_bench_app():

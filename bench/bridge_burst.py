@@ -19,15 +19,15 @@ import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 
 from bench.common import PY
-from bench.common import ROOT
 from bench.common import Proc
 from bench.common import free_port
+from bench.common import database_arguments
 from bench.common import fresh_database
+from bench.common import results_dir
 from bench.common import gunicorn
 from bench.common import machine
 from bench.common import tongxin
@@ -59,16 +59,13 @@ def pct(values: list[float], p: float) -> float:
 def main() -> None:
     """Run the benchmark and print its Markdown table."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
-    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    database_arguments(ap)
     ap.add_argument("--burst", type=int, default=600)
     ap.add_argument("--steady-seconds", type=int, default=60)
     ap.add_argument("--interval", type=float, default=0.5)
     args = ap.parse_args()
 
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    work = ROOT / "bench" / "results" / f"bridge-{args.db}-{stamp}"
-    work.mkdir(parents=True)
+    work = results_dir(f"bridge-{args.db}")
     db_url = fresh_database(args.db, "tongxin_bench_bridge", work, args.pg_url)
 
     fake_app = create_fake_dingtalk(app_key="benchkey", app_secret="bench-dt-secret")

@@ -23,6 +23,20 @@ BODY = {"category": "sanitation", "township": "t01", "description": "压测：�
         "location": {"lat": 43.345, "lng": 125.305, "address": "人民大街 18 号"}}
 
 
+# Where benchmark submissions are made: spread over the county (about 32 × 29 km) on a lattice
+# whose points lie farther apart than the nearby search's radius (150 m), as residents file
+# from everywhere. All at one point, every submission's answer would list every open report
+# filed before it (the "nearby" part of the answer reads each one).
+SPREAD = {"lat0": 43.2, "lat_step": 0.003, "lat_n": 97, "lng0": 125.1, "lng_step": 0.004, "lng_n": 89}
+
+
+def spread_location(i: int) -> dict:
+    """The ``i``-th benchmark submission's location (see :data:`SPREAD`)."""
+    return {"lat": round(SPREAD["lat0"] + (i % SPREAD["lat_n"]) * SPREAD["lat_step"], 6),
+            "lng": round(SPREAD["lng0"] + (i % SPREAD["lng_n"]) * SPREAD["lng_step"], 6),
+            "address": BODY["location"]["address"]}
+
+
 def free_port() -> int:
     """A free TCP port on the loopback interface."""
     with socket.socket() as s:
@@ -42,6 +56,21 @@ def machine() -> str:
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def database_arguments(ap) -> None:
+    """``--db sqlite|postgres`` and ``--pg-url`` (an existing database to connect to; the
+    benchmark creates its own beside it), for an ``argparse`` parser."""
+    ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+                    help="an existing database to connect to; the benchmark creates its own beside it")
+
+
+def results_dir(kind: str) -> Path:
+    """A new folder ``bench/results/<kind>-<date>-<time>`` for one run's output."""
+    work = ROOT / "bench" / "results" / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+    work.mkdir(parents=True)
+    return work
 
 
 def fresh_database(kind: str, name: str, work: Path, pg_url: str) -> str:
@@ -146,11 +175,82 @@ def wrk(url: str, *, seconds: int, connections: int, script: Path | None = None,
         args += ["-s", str(script)]
     out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = re.search(r"(\d+) requests in", out)
     lat = {}
     for pct, value, unit in _LAT.findall(out):
         lat[pct] = float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"),
+    return {"rps": rps, "requests": int(done.group(1)) if done else 0, "p50": lat.get("50"), "p99": lat.get("99"),
             "non2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": socket_errors.group(1) if socket_errors else "", "raw": out}
+
+
+# --- CPU and memory from /proc ------------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (None once the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of one process group (a benchmark's server: its master and workers)."""
+    found = []
+    for pid in _pids():
+        fields = _stat(pid)
+        if fields is not None and int(fields[2]) == pgid:  # field 5 of stat: the process group
+            found.append(pid)
+    return found
+
+
+def postgres_backends(dbname: str) -> list[int]:
+    """The PostgreSQL backends serving ``dbname`` (found by their process titles)."""
+    found = []
+    for pid in _pids():
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {dbname} " in title:
+            found.append(pid)
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far (their threads included)."""
+    total = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / TICK
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle, iowait
+    total = sum(values[:8])  # user … steal (guest time is already counted in user)
+    return (total - idle) / TICK, total / TICK
+
+
+def rss_mib(pid: int) -> float:
+    """A process's resident memory in MiB (0 once it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0

@@ -19,6 +19,7 @@ from bridges.dingtalk import deliver as dingtalk_deliver
 from bridges import routing
 from bridges import system
 from bridges.features import community
+from bridges.features import completion
 from bridges.features import deadlines
 from bridges.features import dingtalk_app
 from bridges.kinds import Kinds
@@ -29,11 +30,13 @@ from bridges.worker import Worker
 from miniapp_api.community.scheduler import run_pass as community_pass
 from miniapp_api.config import Settings
 from miniapp_api.deadlines.scheduler import SchedulerHook
+from miniapp_api.reports.uploads import orphan_pass
 from miniapp_api.tokens import DbTokenStore
 
 #: Every feature's event kinds, one line per feature (the report kinds are the channels' own).
 FEATURES: tuple[Kinds, ...] = (
     community.KINDS,  # notices and campaigns
+    completion.KINDS,  # 办结照片 sent after 办结: the resident and followers are told
     deadlines.KINDS,  # deadlines, escalation, emergency mode, daily digests
     dingtalk_app.KINDS,  # DingTalk organisation events: roster kept in sync
 )
@@ -68,6 +71,7 @@ def periodic_passes(settings: Settings) -> list[Callable[[datetime], object]]:
     return [
         partial(community_pass, settings=settings),  # notices and campaigns
         SchedulerHook(settings),  # deadlines, escalation, daily digests (at most every interval)
+        partial(orphan_pass, settings=settings),  # uploads no report uses, after a day (hourly)
     ]
 
 

@@ -4,6 +4,9 @@
 event kind             targets
 =====================  ===================================================================
 report.content_check   ``system:content_check`` (the worker checks the text, then announces)
+report.photo_check     ``system:photo_check`` (the worker asks WeChat's image check)
+report.photo_withdrawn the unit group (and the department's) if the report was announced; the
+                       resident's WeChat when the photo was theirs
 report.created         the report's unit group, or its department's when it starts there
 report.status_changed  the unit group (if the report was ever announced), the department
                        group on a whistle or when the department acts, and the resident's
@@ -30,6 +33,7 @@ from typing import Callable
 from miniapp_api.config import Settings
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
+from miniapp_api.reports.support import followers
 
 from bridges.kinds import KindRegistry
 
@@ -89,9 +93,34 @@ def _announced(report: Report) -> bool:
     return report.moderation in ("pass", "review")
 
 
+def _groups_that_heard(report: Report, settings: Settings, *, department: bool) -> list[Target]:
+    """The unit's group when the report was announced, and its department's with ``department``."""
+    if not _announced(report):
+        return []
+    out = [group_target("township", report.township.code, settings)]
+    if department and report.department_id:
+        out.append(group_target("department", report.department.code, settings))
+    return out
+
+
 @_ROUTES.register("report.content_check")
 def _content_check(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [Target("system", "system:content_check")]
+
+
+@_ROUTES.register("report.photo_check")
+def _photo_check(event: OutboxEvent, settings: Settings) -> list[Target]:
+    return [Target("system", "system:photo_check")]
+
+
+@_ROUTES.register("report.photo_withdrawn")
+def _photo_withdrawn(event: OutboxEvent, settings: Settings) -> list[Target]:
+    """The groups that saw the report hear the photo was withdrawn; the resident too when it was theirs."""
+    report = event.report
+    out = _groups_that_heard(report, settings, department=True)
+    if event.payload.get("own"):
+        out.append(Target("wechat", f"wechat:resident:{report.resident_id}"))
+    return out
 
 
 @_ROUTES.register("dingtalk.reply")
@@ -110,12 +139,10 @@ def _report_created(event: OutboxEvent, settings: Settings) -> list[Target]:
 @_ROUTES.register("report.status_changed")
 def _status_changed(event: OutboxEvent, settings: Settings) -> list[Target]:
     report = event.report
-    out: list[Target] = []
-    if _announced(report):
-        out.append(group_target("township", report.township.code, settings))
-        # The department hears of the whistle and of what happens to it afterwards.
-        if report.department_id and (event.payload.get("action") == "transfer"
-                                     or event.payload.get("from") == "transferred"):
-            out.append(group_target("department", report.department.code, settings))
+    # The department hears of the whistle and of what happens to it afterwards.
+    out = _groups_that_heard(report, settings, department=event.payload.get("action") == "transfer"
+                             or event.payload.get("from") == "transferred")
     out.append(Target("wechat", f"wechat:resident:{report.resident_id}"))
+    # Residents who pressed 我也遇到 (or whose duplicate was merged into it) follow it too.
+    out.extend(Target("wechat", f"wechat:resident:{rid}") for rid in followers(report.id))
     return out

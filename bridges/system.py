@@ -1,6 +1,7 @@
 """The worker's own channel: work that must happen before anything is announced.
 
-A ``system:<name>`` target names a task. ``system:content_check`` is this module's own;
+A ``system:<name>`` target names a task. ``system:content_check`` (a report's text) and
+``system:photo_check`` (its photos, WeChat's image check) are this module's own;
 features keep theirs in their table (``bridges.kinds.Kinds.system_task``), which composition
 installs with :func:`add_tasks`.
 """
@@ -15,11 +16,14 @@ from bridges.kinds import TASK_DEPENDENCIES
 from bridges.kinds import KindRegistry
 from miniapp_api.models import Delivery
 from miniapp_api.reports.moderation import finish_check
+from miniapp_api.reports.photo_checks import run_checks
 
 TaskFn = Callable[[Delivery, object, datetime], None]
 TASKS = KindRegistry("a system task")
 #: Tasks whose second argument is the settings rather than the WeChat client.
 _TAKES_SETTINGS: set[str] = set()
+#: This module's tasks that need both: they get the bridge itself.
+_TAKES_BRIDGE = {"system:photo_check"}
 
 
 def add_tasks(tasks: Mapping[str, TaskFn], takes: Mapping[str, str]) -> None:
@@ -36,6 +40,13 @@ def add_tasks(tasks: Mapping[str, TaskFn], takes: Mapping[str, str]) -> None:
 @TASKS.register("system:content_check")
 def _content_check(delivery: Delivery, wechat, now: datetime) -> None:
     finish_check(delivery.event.report, wechat, now)
+
+
+@TASKS.register("system:photo_check")
+def _photo_check(delivery: Delivery, bridge: "SystemBridge", now: datetime) -> None:
+    event = delivery.event
+    run_checks(event.report, list(event.payload.get("uploads") or []), bridge.wechat,
+               bridge.settings.server.public_base_url, now)
 
 
 class SystemBridge:
@@ -60,6 +71,8 @@ class SystemBridge:
         task = TASKS.get(delivery.target)
         if task is None:
             raise PermanentFailure(f"unknown system task {delivery.target}")
+        if delivery.target in _TAKES_BRIDGE:
+            return task(delivery, self, now)
         task(delivery, self.settings if delivery.target in _TAKES_SETTINGS else self.wechat, now)
 
     def deliver_digest(self, digest, members, now):  # pragma: no cover - never coalescible

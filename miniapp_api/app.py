@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from miniapp_api import console
 from miniapp_api import db
@@ -22,7 +23,9 @@ from miniapp_api.web import collaborators
 from miniapp_api.web import community
 from miniapp_api.web import connections
 from miniapp_api.web import dingtalk_push
+from miniapp_api.web import wechat_push
 from miniapp_api.web import health
+from miniapp_api.web import locate
 from miniapp_api.web import officialview
 from miniapp_api.web import pages
 from miniapp_api.web import reports
@@ -43,6 +46,7 @@ BLUEPRINTS = [
     residents.bp,           # /api/v1/townships, /categories, /me, /me/subscriptions
     uploads.bp,             # /api/v1/uploads
     reports.bp,             # /api/v1/reports…
+    locate.bp,              # /api/v1/locate (which township and grid a point is routed to)
     community.bp,           # /api/v1: home place, notices, campaigns, hours
     admin_community.bp,     # /api/v1/admin/notices, /admin/campaigns, /admin/grids
     admin_deadlines.bp,     # /api/v1/admin/stats, /admin/emergency
@@ -50,6 +54,7 @@ BLUEPRINTS = [
     health.bp,              # /healthz, /readyz, /metrics
     callbacks.bp,           # /callbacks/dingtalk (group robot commands)
     dingtalk_push.bp,     # /callbacks/dingtalk/events (event subscription)
+    wechat_push.bp,         # /callbacks/wechat (message push: image check verdicts)
     officialview.bp,        # /o/reports/<number> (signed pages for officials)
     pages.bp,               # /o/notices/…, /o/campaigns/…/checkin
 ]
@@ -60,6 +65,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or load_settings()
 
     app = Flask("miniapp_api")
+    if settings.server.trusted_proxies:  # the client's address from X-Forwarded-For, only through our own proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.server.trusted_proxies)
     app.json = OrjsonProvider(app)
     app.config["TONGXIN_SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.uploads.max_bytes + 64 * 1024

@@ -32,6 +32,8 @@ ACTION_LABELS = {
     "mapping.test_send": "测试发送",
     "mapping.staging": "切换演练群",
     "roster.import": "导入花名册",
+    "roster.preview": "预览花名册导入",
+    "roster.import_refused": "花名册导入被拒",
     "roster.export": "导出花名册",
     "roster.sync_dingtalk": "钉钉通讯录同步",
     "official.on_leave": "人员请假状态",
@@ -47,6 +49,16 @@ ACTION_LABELS = {
     "emergency.on": "开启应急模式",
     "emergency.off": "关闭应急模式",
     "audit.export": "导出审计日志",
+    "notice.publish": "发布通知",
+    "notice.schedule": "定时发布通知",
+    "notice.withdraw": "撤回通知",
+    "campaign.create": "发起志愿活动",
+    "campaign.update": "修改志愿活动",
+    "campaign.no_show": "标记志愿者未到",
+    "campaign.complete": "结束志愿活动",
+    "campaign.cancel": "取消志愿活动",
+    "campaign.export": "导出志愿活动名单或时长",
+    "grid.boundary": "修改网格边界",
 }
 
 
@@ -92,7 +104,7 @@ def query(*, township_scope: str | None, actor: str = "", action: str = "", town
     return q
 
 
-def _cell(value) -> str:
+def csv_cell(value) -> str:
     """A CSV cell that a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -104,7 +116,7 @@ def to_csv(entries) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["id", "时间", "用户名", "姓名", "角色", "来源地址", "操作", "操作名称", "对象", "单位", "修改前", "修改后", "说明"])
     for e in entries:
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([csv_cell(v) for v in (
             e.id, iso(e.at), e.actor, e.actor_name, e.actor_role, e.ip, e.action, ACTION_LABELS.get(e.action, ""),
             e.target, e.township or "",
             "" if e.before is None else json.dumps(e.before, ensure_ascii=False, sort_keys=True),

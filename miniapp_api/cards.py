@@ -15,14 +15,10 @@ from dataclasses import dataclass
 from miniapp_api.config import Settings
 from miniapp_api.deadlines import ladder
 from miniapp_api.deadlines.mode import in_force
-from miniapp_api.groups.duty import on_duty
-from miniapp_api.groups.duty import posts_of
 from miniapp_api.groups.policy import apply_mention_policy
-from miniapp_api.models import Official
 from miniapp_api.org.levels import FIRST_LEVEL_LABELS as LEVEL_LABELS
 from miniapp_api.models import Report
-from miniapp_api.models import ReportPhoto
-from miniapp_api.models import Upload
+from miniapp_api.reports.completion_photos import photos_by_report
 from miniapp_api.reports.links import signed_report_url
 from miniapp_api.reports.uploads import photo_out
 
@@ -46,18 +42,36 @@ class GroupCard:
     reporter_label: str
     urgent: bool
     level_label: str
+    supporters: int = 0                              # 我也遇到
+    completion_photo_urls: tuple[str, ...] = ()      # 办结照片, apart from the resident's 上报照片
+    inline_photo_urls: tuple[str, ...] = ()          # of those, the ones shown as pictures (WeChat's check passed)
+    held_photos: int = 0                             # photos not shown until WeChat's check passes (``hold``)
+
+
+def _photos(uploads: list, base: str, before_check: str) -> tuple[list[str], list[str], int]:
+    """``(urls shown, urls shown as pictures, photos held back)`` of some photos, by WeChat's
+    image check (``[wechat] photos_before_check`` for those not judged yet): a passed photo is a
+    picture, a reviewed one a link, one not judged yet a link, a picture or held back."""
+    shown, inline, held = [], [], 0
+    for upload in uploads:
+        waiting = upload.moderation in ("unchecked", "pending")
+        if waiting and before_check == "hold":
+            held += 1
+            continue
+        url = photo_out(upload, base)["url"]
+        shown.append(url)
+        if upload.moderation == "pass" or (waiting and before_check == "inline"):
+            inline.append(url)
+    return shown, inline, held
 
 
 def duty_mobiles(report: Report) -> list[str]:
-    """The duty post for the report's grid (else the unit's township staff): A, or B when A is
-    away; both while emergency mode is in force for the unit (平战一键转换)."""
-    query = Official.select().where((Official.active == True) & (Official.mobile != ""))  # noqa: E712
-    if report.grid_id:
-        query = query.where(Official.grid == report.grid_id)
-    else:
-        query = query.where((Official.township == report.township_id) & (Official.role == "township_staff"))
-    posts = posts_of({o.duty_post: o for o in query if o.duty_post in ("A", "B")})
-    return [o.mobile for o in on_duty(posts, emergency=in_force(report.township_id))]
+    """The duty post of the report's own level (the grid's A post for a grid-level report,
+    the community's, the township's, the department's): A, or B when A is away; both while
+    emergency mode is in force for the unit (平战一键转换). When nobody at that level can act,
+    the nearest level above stands in (``ladder.reach``)."""
+    found = ladder.reach(report, report.level or "township")
+    return [o.mobile for o in found.on_duty(emergency=in_force(report.township_id)) if o.mobile]
 
 
 def mentions(report: Report) -> list[str]:
@@ -68,19 +82,25 @@ def mentions(report: Report) -> list[str]:
 def group_card(report: Report, settings: Settings) -> GroupCard:
     """The view of ``report`` a group card (or a digest line) is rendered from."""
     base = settings.server.public_base_url
-    photos = (Upload.select(Upload).join(ReportPhoto)
-              .where(ReportPhoto.report == report).order_by(ReportPhoto.position))
+    photos, done = (list(x) for x in (v[report.id] for v in photos_by_report([report.id])))
+    before_check = settings.wechat.photos_before_check
+    photo_urls, inline, held = _photos(photos, base, before_check)
+    done_urls, done_inline, done_held = _photos(done, base, before_check)
     return GroupCard(
         number=report.number,
         category=report.category.name,
         township_name=report.township.name,
         address=report.address,
         description=report.description,
-        photo_urls=tuple(photo_out(u, base)["url"] for u in photos),
+        photo_urls=tuple(photo_urls),
         link=signed_report_url(settings, report.number),
         mention_mobiles=tuple(mentions(report)),
         anonymous=report.anonymous,
         reporter_label=REPORTER_LABEL,
         urgent=report.urgent,
         level_label=LEVEL_LABELS.get(report.level, ""),
+        supporters=report.supporters or 0,
+        completion_photo_urls=tuple(done_urls),
+        inline_photo_urls=tuple(inline + done_inline),
+        held_photos=held + done_held,
     )

@@ -28,6 +28,7 @@ from miniapp_api.deadlines import scheduler as deadline_scheduler
 from miniapp_api.errors import NotFound
 from miniapp_api.models import utcnow
 from miniapp_api.models.console import AdminUser
+from miniapp_api.org import grid_import
 from miniapp_api.org import roster_import
 from miniapp_api.org import sync
 from miniapp_api.seed import apply_config
@@ -110,7 +111,7 @@ def import_org_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
     """Import the roster of communities, grids and officials from a UTF-8 CSV (all or nothing)."""
     db = _open_db(_settings(ctx))
     try:
-        result = roster_import.import_org(path, dry_run=dry_run)
+        result = roster_import.import_org(path=path, dry_run=dry_run)
     except roster_import.ImportFailed as err:
         for e in err.errors:
             click.echo(f"line {e.line}: {e.message}", err=True)
@@ -119,6 +120,31 @@ def import_org_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
     finally:
         db.close()
     click.echo(roster_import.format_result(result))
+
+
+def _run_import(ctx: click.Context, run, failed: type[Exception], line, summary) -> None:
+    """Run an all-or-nothing import: its summary, or each error (``line(error)``) and exit 1."""
+    db = _open_db(_settings(ctx))
+    try:
+        result = run()
+    except failed as err:
+        for e in err.errors:
+            click.echo(line(e), err=True)
+        click.echo(f"导入失败，未做任何修改 / import failed, nothing applied ({len(err.errors)} errors)", err=True)
+        sys.exit(1)
+    finally:
+        db.close()
+    click.echo(summary(result))
+
+
+@main.command("import-grids")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check and report, apply nothing.")
+@click.pass_context
+def import_grids_cmd(ctx: click.Context, path: str, dry_run: bool) -> None:
+    """Import grid boundaries from a GeoJSON FeatureCollection (WGS-84; all or nothing)."""
+    _run_import(ctx, lambda: grid_import.import_grids(path, dry_run=dry_run), grid_import.GridImportFailed,
+                str, grid_import.format_result)
 
 
 @main.command("worker")
@@ -288,14 +314,18 @@ def create_admin_cmd(ctx: click.Context, username: str, display_name: str | None
 
 @main.command("sync-dingtalk")
 @click.option("--dry-run", is_flag=True, help="Read DingTalk, match and report; apply nothing.")
+@click.option("--force", is_flag=True,
+              help="Apply even when more than [dingtalk] sync_max_left_share of the officials would be marked as left.")
 @click.pass_context
-def sync_dingtalk_cmd(ctx: click.Context, dry_run: bool) -> None:
+def sync_dingtalk_cmd(ctx: click.Context, dry_run: bool, force: bool) -> None:
     """Fill officials' DingTalk user ids from the organisation (match by mobile); mark leavers
-    inactive. All or nothing: any conflict and nothing is applied (docs/dingtalk-app.md)."""
+    inactive. All or nothing: any conflict, or too many leavers without --force, and nothing is
+    applied (docs/dingtalk-app.md)."""
     settings = _settings(ctx)
     db = _open_db(settings)
     try:
-        result = sync.sync_dingtalk(dry_run=dry_run, settings=settings, source="cli", actor=os.environ.get("USER", "")[:40])
+        result = sync.sync_dingtalk(dry_run=dry_run, settings=settings, source="cli",
+                                    actor=os.environ.get("USER", "")[:40], force=force)
     except sync.SyncFailed as err:
         if err.result is not None:
             click.echo(sync.format_result(err.result), err=True)

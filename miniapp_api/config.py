@@ -11,6 +11,7 @@ Validation is pydantic's, with every error turned into one line that names the d
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -56,6 +57,9 @@ class ServerSettings(_Section):
     secret_key: str = Field(min_length=16)
     public_base_url: str = Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
     token_ttl_hours: int = Field(default=24 * 7, ge=1, le=24 * 90)
+    #: How many reverse proxies (nginx…) stand in front of the app and append to
+    #: ``X-Forwarded-For``; 0 trusts no such header (the caller is the connecting address).
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
 
     _secret = field_validator("secret_key")(_not_placeholder)
 
@@ -78,6 +82,21 @@ class ReportsSettings(_Section):
     reopen_days: int = Field(default=7, ge=0, le=365)
     description_max_chars: int = Field(default=1000, ge=10, le=2500)
     max_photos: int = Field(default=9, ge=0, le=20)
+    # 我也遇到 (docs/reports.md): what reports/nearby finds, and when supporters raise priority.
+    nearby_radius_metres: int = Field(default=150, ge=10, le=2000)
+    nearby_max_age_days: int = Field(default=30, ge=1, le=365)
+    nearby_max_items: int = Field(default=10, ge=1, le=50)
+    priority_supporters: int = Field(default=5, ge=1, le=1000)
+    # A picture sent to the robot this long after 办结 <number> becomes its completion photo.
+    completion_photo_window_minutes: int = Field(default=10, ge=1, le=120)
+
+
+class RoutingSettings(_Section):
+    """``[routing]``: which grid a report goes to (docs/grids.md)."""
+
+    # Outside every grid boundary, the nearest grid centre of the report's township is chosen
+    # when it is at most this far from the report.
+    nearest_grid_max_metres: float = Field(default=500, gt=0, le=50_000)
 
 
 class UploadsSettings(_Section):
@@ -85,8 +104,13 @@ class UploadsSettings(_Section):
 
     dir: str = "var/uploads"
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
-    max_pixels: int = Field(default=40_000_000, ge=10_000, le=200_000_000)
+    # The most pixels decoded (16 MP: 48 MB as RGB); larger JPEGs are reduced on load.
+    max_pixels: int = Field(default=16_000_000, ge=10_000, le=200_000_000)
     thumbnail_px: int = Field(default=320, ge=32, le=2048)
+    concurrent_decodes: int = Field(default=2, ge=1, le=64)  # pictures one process decodes at once
+    decode_wait_seconds: float = Field(default=45, gt=0, le=300)  # then 503 uploads_busy
+    daily_limit_per_resident: int = Field(default=100, ge=1, le=10_000)  # photos a day; then 429
+    orphan_max_age_hours: int = Field(default=24, ge=1, le=24 * 90)  # unused uploads removed after
 
 
 class WechatTemplates(_Section):
@@ -141,6 +165,11 @@ class WechatSettings(_Section):
     secret: str = Field(min_length=1)
     api_base_url: str = Field(pattern=r"^https?://")
     push_token: str = Field(min_length=1)
+    # 消息推送 EncodingAESKey: set, only safe-mode (encrypted) pushes are accepted (docs/security.md).
+    push_aes_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{43}$")
+    # What a group card shows of a photo WeChat's image check has not judged yet: a link the
+    # official opens ("link"), the picture itself ("inline") or nothing until it passes ("hold").
+    photos_before_check: Literal["link", "inline", "hold"] = "link"
     templates: WechatTemplates
     # A content check that takes longer than this is left to the worker (CONTRACT §3).
     content_check_timeout_seconds: float = Field(default=1.5, gt=0, le=10)
@@ -148,6 +177,11 @@ class WechatSettings(_Section):
     miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
 
     _secret = field_validator("appid", "secret", "push_token")(_not_placeholder)
+
+    @field_validator("push_aes_key")
+    @classmethod
+    def _optional_key(cls, v: str | None) -> str | None:
+        return None if v is None else _not_placeholder(v)
 
     @field_validator("api_base_url")
     @classmethod
@@ -159,6 +193,9 @@ class DingtalkSettings(_Section):
     """``[dingtalk]``: the app's credentials, robot limits and digests, staging, the app's sync."""
 
     api_base_url: str = Field(pattern=r"^https?://")
+    # The v1.0 APIs' host (robot message files); unset: api.dingtalk.com for oapi.dingtalk.com,
+    # else api_base_url (a local fake serves both).
+    openapi_base_url: str | None = Field(default=None, pattern=r"^https?://")
     app_key: str = Field(min_length=1)
     app_secret: str = Field(min_length=1)
     rate_limit_per_minute: int = Field(default=20, ge=1, le=20)
@@ -176,6 +213,9 @@ class DingtalkSettings(_Section):
     event_token: str | None = None  # event subscription: the Token (signatures)
     event_aes_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{43}$")  # and its EncodingAESKey
     event_window_seconds: int = Field(default=3600, ge=60, le=24 * 3600)  # older pushes are refused
+    # sync-dingtalk refuses to mark more than this share of the active officials as left
+    # (a partial contact scope looks like mass departure) unless run with --force.
+    sync_max_left_share: float = Field(default=0.10, ge=0, le=1)
     # App-sent groups (chat.send) are limited per app, not per robot (PLATFORMS §4.4, ~20 qps):
     app_rate_limit_per_minute: int = Field(default=1200, ge=1, le=6000)  # all app-sent groups together
     app_chat_rate_limit_per_minute: int = Field(default=60, ge=1, le=6000)  # one app-sent group
@@ -274,6 +314,8 @@ class CategorySettings(_Section):
     level: Literal["grid", "community", "township", "department"] = "grid"
     accept_hours: float = Field(default=24, gt=0)
     resolve_hours: float = Field(default=72, gt=0)
+    # 办结 needs a completion photo (办结照片) for this category.
+    needs_proof: bool = False
 
 
 DEFAULT_CATEGORIES: tuple[dict[str, Any], ...] = (
@@ -349,6 +391,50 @@ class AdminSettings(_Section):
         return None if v is None else _not_placeholder(v)
 
 
+class ConsoleSettings(_Section):
+    """``[console]``: the web console (docs/console.md)."""
+
+    # A tile server for the grid map (网格地图), as a Leaflet URL template with {z}, {x}, {y}
+    # (e.g. the county's own server). Empty (the default): the map draws grid boundaries and
+    # reports on a plain background and contacts no tile server at all.
+    map_tile_url: str = Field(default="", max_length=300)
+    # The attribution the tile server asks for, shown in the map's corner.
+    map_tile_attribution: str = Field(default="", max_length=200)
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, v: str) -> str:
+        if v and not (v.startswith("https://") or v.startswith("http://")):
+            raise ValueError("must be an http(s) URL template such as https://tiles.example/{z}/{x}/{y}.png")
+        if v and not all(p in v for p in ("{z}", "{x}", "{y}")):
+            raise ValueError("must contain {z}, {x} and {y}")
+        return v
+
+
+class MetricsSettings(_Section):
+    """``[metrics]``: who may read ``/metrics``: a caller from ``allow`` (addresses or
+    networks, as the app sees the caller: see ``server.trusted_proxies``), or with
+    ``Authorization: Bearer <token>``."""
+
+    allow: list[str] = ["127.0.0.1/32", "::1/128"]
+    token: str | None = Field(default=None, min_length=24)
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return v
+
+    @field_validator("token")
+    @classmethod
+    def _real(cls, v: str | None) -> str | None:
+        return None if v is None else _not_placeholder(v)
+
+
 class DeadlinesSettings(_Section):
     """Deadlines, the escalation ladder, emergency mode and the daily digest (docs/deadlines.md).
 
@@ -401,6 +487,7 @@ class Settings(_Section):
     server: ServerSettings
     database: DatabaseSettings
     reports: ReportsSettings = ReportsSettings()
+    routing: RoutingSettings = RoutingSettings()
     uploads: UploadsSettings = UploadsSettings()
     wechat: WechatSettings
     dingtalk: DingtalkSettings
@@ -408,6 +495,8 @@ class Settings(_Section):
     admin: AdminSettings = AdminSettings()
     notices: NoticesSettings = NoticesSettings()
     campaigns: CampaignsSettings = CampaignsSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    console: ConsoleSettings = ConsoleSettings()
 
     @model_validator(mode="after")
     def _county_group(self) -> "Settings":

@@ -1,8 +1,10 @@
 """``tongxin demo`` (``make demo``): the whole product on one machine, with no accounts.
 
 It writes a configuration for the embedded default (SQLite file, local fakes), creates the
-database with demo data (the county's 13 units from ``config.example.toml``, two
-communities and grids per unit, officials on A/B posts), and runs in one process:
+database with demo data (the county's 13 units and departments from ``config.example.toml``,
+two communities of two grids per unit with boundaries, officials on A/B posts at every level of
+the ladder: grid, community, township, a department each, the county centre), and runs in one
+process:
 
 * the local fake WeChat (``bridges.fakes.wechat``) and fake DingTalk
   (``bridges.fakes.dingtalk``), real HTTP servers on 127.0.0.1;
@@ -14,6 +16,7 @@ Everything stops with Ctrl-C. Re-running keeps the data (delete ``var/demo`` to 
 """
 from __future__ import annotations
 
+import json
 import secrets
 import signal
 import threading
@@ -40,6 +43,8 @@ from miniapp_api.console.security import create_admin
 from miniapp_api.db import database
 from miniapp_api.models import utcnow
 from miniapp_api.models.console import AdminUser
+from miniapp_api.org.grid_import import GridImportFailed
+from miniapp_api.org.grid_import import import_grids
 from miniapp_api.org.roster_import import ImportFailed
 from miniapp_api.org.roster_import import import_org
 from miniapp_api.seed import apply_config
@@ -51,20 +56,33 @@ DT_APP_KEY = "dingdemoappkey"
 DT_APP_SECRET = "demo-dingtalk-app-secret"
 TEMPLATE_ID = "demo-report-status"
 TEMPLATE_FIELDS = {"character_string1": "character_string", "phrase2": "phrase", "thing3": "thing", "time4": "time"}
+# The labels the template shows residents (as chosen in the WeChat console): the fake's page shows them too.
+TEMPLATE_LABELS = {"character_string1": "上报编号", "phrase2": "处理状态", "thing3": "处理说明", "time4": "更新时间"}
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
 GIVEN = "建国海燕志强秀英国华丽娟明军桂兰永胜春梅德福玉珍晓东淑芬振宇红霞立新凤琴文博雪梅"
 
 
+def _example() -> dict:
+    return tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+
+
 def _units() -> tuple[list[dict], list[dict], list[dict]]:
     """Townships, departments and categories of the shipped example (the county's own list)."""
-    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data = _example()
     return data["townships"], data.get("departments", []), data.get("categories", [])
 
 
 def _toml_str(v: str) -> str:
     return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_value(v) -> str:
+    """A TOML value: strings quoted, booleans in TOML's lower case, numbers as they are."""
+    if isinstance(v, str):
+        return _toml_str(v)
+    return str(v).lower() if isinstance(v, bool) else str(v)
 
 
 def write_config(workdir: Path, host: str, port: int, ports: dict[str, int]) -> Path:
@@ -82,6 +100,8 @@ def write_config(workdir: Path, host: str, port: int, ports: dict[str, int]) -> 
         "[uploads]", f'dir = "{(workdir / "uploads").resolve()}"', "",
         "[wechat]", f'appid = "{APPID}"', f'secret = "{WECHAT_SECRET}"',
         f'api_base_url = "http://127.0.0.1:{ports["wechat"]}"', 'push_token = "demo-push-token"',
+        # Safe mode (the one a county should choose): the fake encrypts its image-check verdicts.
+        f'push_aes_key = "{secrets.token_hex(22)[:43]}"',
         'miniprogram_state = "developer"', "",
         "[wechat.templates]", f'report_status = "{TEMPLATE_ID}"', "",
         "[dingtalk]", f'api_base_url = "{dt}"', f'app_key = "{DT_APP_KEY}"', f'app_secret = "{DT_APP_SECRET}"',
@@ -90,49 +110,98 @@ def write_config(workdir: Path, host: str, port: int, ports: dict[str, int]) -> 
         'event_token = "demo-event-token"', f'event_aes_key = "{secrets.token_hex(22)[:43]}"', "",
         "[worker]", "poll_seconds = 0.3", "",
     ]
+
+    def robot(kind: str, code: str) -> list[str]:
+        return [f"  [{kind}.dingtalk]", f'  webhook = "{dt}/robot/send?access_token=demo-{code}"',
+                f'  secret = "SECdemo{secrets.token_hex(16)}"', f'  conversation_id = "cid-{code}"', ""]
+
+    # The county command centre's group (县指挥中心): the top of the ladder, with its own staff.
+    county = _example().get("county", {}).get("name", "县指挥中心")
+    lines += ["[county]", f"name = {_toml_str(county)}"] + robot("county", "county")
     for kind, units in (("townships", townships), ("departments", departments)):
         for u in units:
             lines += [f"[[{kind}]]", f'code = "{u["code"]}"', f"name = {_toml_str(u['name'])}"]
             if kind == "townships":
                 lines.append(f'kind = "{u["kind"]}"')
-            lines += [f"  [{kind}.dingtalk]",
-                      f'  webhook = "{dt}/robot/send?access_token=demo-{u["code"]}"',
-                      f'  secret = "SECdemo{secrets.token_hex(16)}"',
-                      f'  conversation_id = "cid-{u["code"]}"', ""]
+            lines += robot(kind, u["code"])
     for c in categories:
-        lines += ["[[categories]]"] + [f"{k} = {_toml_str(v) if isinstance(v, str) else v}" for k, v in c.items()] + [""]
+        lines += ["[[categories]]"] + [f"{k} = {_toml_value(v)}" for k, v in c.items()] + [""]
     workdir.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
 def write_roster(workdir: Path) -> Path:
-    """An import-org CSV: per unit 2 communities × 2 grids, a leader (A) and a worker (B) per
-    grid, and two township staff on A/B posts, with DingTalk ids the fake knows."""
-    townships, _, _ = _units()
+    """An import-org CSV with officials at every level, as the county has them, with DingTalk
+    ids the fake knows (each joins its unit's group, so the cards' mentions resolve):
+
+    * per unit, 2 communities × 2 grids; each grid has two 网格员 (``grid_worker``) on its A and
+      B posts, each community a 村（社区）网格长 (``community_leader``) on A and another on B;
+    * per unit, two ``township_staff`` on A/B posts;
+    * per department, one ``department_staff`` on the A post (in the department's group);
+    * one ``county_staff`` on the A post (in the county group)."""
+    townships, departments, _ = _units()
     rows = ["township,community,grid,official_name,role,duty_post,dingtalk_user_id,mobile"]
     n = 0
 
-    def person() -> tuple[str, str]:
+    def add(unit: str, community: str, grid: str, role: str, post: str) -> None:
         nonlocal n
         n += 1
         name = SURNAMES[n % len(SURNAMES)] + GIVEN[(n * 2) % len(GIVEN):(n * 2) % len(GIVEN) + 2]
-        return name, f"139{n:08d}"
+        rows.append(f"{unit},{community},{grid},{name},{role},{post},dt-{unit}-{n},139{n:08d}")
 
     for t in townships:
         community_word = "社区" if t["kind"] == "street" else "村"
         for ci in (1, 2):
             community = f"{t['name'][:2]}第{ci}{community_word}"
+            for post in ("A", "B"):
+                add(t["code"], community, "", "community_leader", post)
             for gi in (1, 2):
-                grid = f"第{gi}网格"
-                for role, post in (("grid_leader", "A"), ("grid_worker", "B")):
-                    name, mobile = person()
-                    rows.append(f"{t['code']},{community},{grid},{name},{role},{post},dt-{t['code']}-{n},{mobile}")
+                for post in ("A", "B"):
+                    add(t["code"], community, f"第{gi}网格", "grid_worker", post)
         for post in ("A", "B"):
-            name, mobile = person()
-            rows.append(f"{t['code']},,,{name},township_staff,{post},dt-{t['code']}-{n},{mobile}")
+            add(t["code"], "", "", "township_staff", post)
+    for d in departments:
+        add(d["code"], "", "", "department_staff", "A")
+    add("county", "", "", "county_staff", "A")
     path = workdir / "roster.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+#: Where each unit's demo grids lie: the south-west corner of its block of 2 × 2 grids, one
+#: column per community. 永盛街道's first grid holds the README's report location
+#: (43.345, 125.305); the other units follow in rows of four, a few kilometres apart.
+DEMO_ORIGIN = (43.341, 125.301)
+DEMO_CELL = (0.008, 0.010)      # a grid: about 890 m north–south and 810 m east–west
+DEMO_SPACING = (0.05, 0.06)     # between units' blocks
+
+
+def demo_grid_box(unit_index: int, community: int, grid: int) -> list[list[float]]:
+    """The ring of a demo grid: unit ``unit_index``'s block, community and grid from 1."""
+    south = DEMO_ORIGIN[0] + DEMO_SPACING[0] * (unit_index // 4) + DEMO_CELL[0] * (grid - 1)
+    west = DEMO_ORIGIN[1] + DEMO_SPACING[1] * (unit_index % 4) + DEMO_CELL[1] * (community - 1)
+    north, east = round(south + DEMO_CELL[0], 6), round(west + DEMO_CELL[1], 6)
+    south, west = round(south, 6), round(west, 6)
+    return [[west, south], [east, south], [east, north], [west, north], [west, south]]
+
+
+def write_grids(workdir: Path) -> Path:
+    """An import-grids GeoJSON: boundaries that tile a block around each unit's demo place
+    (the grids of :func:`write_roster`)."""
+    townships, _, _ = _units()
+    features = []
+    for i, t in enumerate(townships):
+        community_word = "社区" if t["kind"] == "street" else "村"
+        for ci in (1, 2):
+            for gi in (1, 2):
+                features.append({"type": "Feature",
+                                 "properties": {"township": t["code"], "community": f"{t['name'][:2]}第{ci}{community_word}",
+                                                "grid": f"第{gi}网格"},
+                                 "geometry": {"type": "Polygon", "coordinates": [demo_grid_box(i, ci, gi)]}})
+    path = workdir / "grids.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False, indent=1),
+                    encoding="utf-8")
     return path
 
 
@@ -175,7 +244,11 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
     roster = write_roster(wd)
     settings = load_settings(cfg_path, environ={})
 
-    fake_wx_app = create_fake_wechat(APPID, WECHAT_SECRET, templates={TEMPLATE_ID: TEMPLATE_FIELDS})
+    fake_wx_app = create_fake_wechat(APPID, WECHAT_SECRET, templates={TEMPLATE_ID: TEMPLATE_FIELDS},
+                                     template_labels={TEMPLATE_ID: TEMPLATE_LABELS})
+    # The mini-program console's 消息推送 settings: image-check verdicts are pushed to Tongxin.
+    fake_wx_app.extensions["fake_wechat"].configure_push(f"http://{host}:{port}/callbacks/wechat",
+                                                         settings.wechat.push_token, settings.wechat.push_aes_key)
     wechat = serve_in_thread(fake_wx_app, port=wechat_port)
     fake_dt_app = create_fake_dingtalk(app_key=DT_APP_KEY, app_secret=DT_APP_SECRET,
                                        callback_url=f"http://{host}:{port}/callbacks/dingtalk")
@@ -197,9 +270,13 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
     migrations.upgrade()
     apply_config(settings)
     try:
-        import_org(str(roster))
-    except ImportFailed as err:  # pragma: no cover - the generated roster is valid
-        raise SystemExit(f"demo roster rejected: {err.errors[:3]}") from None
+        import_org(path=roster)
+    except ImportFailed as err:  # a data directory written by an older demo, with other people
+        raise SystemExit(f"demo roster rejected: {err.errors[:3]}; delete {wd.resolve()} to start over") from None
+    try:
+        import_grids(write_grids(wd))
+    except GridImportFailed as err:  # pragma: no cover - the generated boundaries are valid
+        raise SystemExit(f"demo grids rejected: {err.errors[:3]}") from None
     admin_password = _demo_admin(wd)
     database.close()
 
@@ -224,6 +301,11 @@ def run_demo(host: str = "127.0.0.1", port: int = 8000, workdir: str = "var/demo
 Try it: on the resident page, log in and report a problem in 永盛街道. It appears in the
 永盛街道 group on the DingTalk page within seconds; type 受理 <编号> there as an official,
 then 办结 <编号> 已处理 — the resident page shows each step.
+
+The tongxin commands act on this demo (its database and fakes) from another terminal with:
+
+  export TONGXIN_CONFIG={cfg_path.resolve()}
+  .venv/bin/tongxin deliveries list --state all     # e.g.: what the worker has sent
 """, flush=True)
     try:
         server.serve_forever()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from peewee import Select
+
 from miniapp_api.db import database
 from miniapp_api.models import OutboxEvent
 from miniapp_api.prepared import Param
@@ -33,6 +35,19 @@ def record(kind: str, payload: dict, *, now: datetime, report=None, priority: in
     event_id = _INSERT.scalar(kind=kind, payload=payload, report=report, priority=priority, created_at=now)
     return loaded(OutboxEvent, dict(id=event_id, kind=kind, payload=payload, report=report, priority=priority,
                                     created_at=now, fanned_out=False))
+
+
+def insert_for(source, report_id):
+    """The insert of one event (``kind``, ``payload``, ``priority``, ``event_created_at``
+    parameters) about the report whose id ``report_id`` is, a column of ``source`` (a CTE that
+    inserts the report): for callers that write a change and its event in one statement (see
+    ``lifecycle.submit``). Only a :class:`~miniapp_api.prepared.Prepared` builder calls it; its
+    statement runs inside the change's transaction like :func:`record`."""
+    return OutboxEvent.insert_from(
+        Select((source,), [Param("kind"), Param("payload", OutboxEvent.payload), report_id, Param("priority"),
+                           Param("event_created_at", OutboxEvent.created_at), False]),
+        [OutboxEvent.kind, OutboxEvent.payload, OutboxEvent.report, OutboxEvent.priority, OutboxEvent.created_at,
+         OutboxEvent.fanned_out])
 
 
 def record_many(rows: list[dict]) -> int:

@@ -227,7 +227,11 @@ def loaded(model, values: dict):
 def _check_insert(query: Insert) -> None:
     """An insert compiled once must not freeze a callable default (``utcnow``) into its SQL."""
     model = query.model
-    given = {getattr(k, "name", k) for k in (query._insert or {})}
+    source = query._insert
+    # Values given by name, or (``insert_from``) the columns a query fills: never iterate that
+    # query, which would run it.
+    given = ({getattr(k, "name", k) for k in source} if isinstance(source, dict)
+             else {getattr(c, "name", c) for c in (query._columns or [])})
     frozen = [f.name for f in model._meta.sorted_fields
               if callable(f.default) and f.name not in given and not f.primary_key]
     if frozen:

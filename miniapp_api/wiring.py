@@ -32,6 +32,7 @@ from miniapp_api.notices import scheduler as notice_steps
 from miniapp_api.notices.commands import acknowledge_in_group
 from miniapp_api.org import sync as org_sync
 from miniapp_api.reports import commands as group_commands
+from miniapp_api.reports import completion_photos
 from miniapp_api.reports import service as report_service
 from miniapp_api.reports.storage import LocalStorage
 from miniapp_api.tokens import DbTokenStore
@@ -49,6 +50,13 @@ def register_domain_hooks() -> None:
     community_scheduler.add_steps(*notice_steps.STEPS, *campaign_steps.STEPS)  # notices first
     group_gateway.register(DingTalkGroupGateway())          # the console's test sends and dry runs
     org_sync.register_directory(open_dingtalk_directory, (BridgeError,))  # sync-dingtalk reads DingTalk
+    completion_photos.download_with(download_robot_picture, (BridgeError,))  # 办结照片 sent to the robot
+
+
+def download_robot_picture(settings: Settings, download_code: str, robot_code: str) -> bytes:
+    """The bytes of a picture an official sent the robot (DingTalk's robot message-file download)."""
+    with open_dingtalk_directory(settings) as client:
+        return client.download_message_file(download_code, robot_code, max_bytes=settings.uploads.max_bytes + 1)
 
 
 def open_dingtalk_directory(settings: Settings) -> AppClient:

@@ -56,10 +56,10 @@ def official(name: str) -> Official:
     return Official.get(Official.name == name)
 
 
-def failure(text_or_path, **kw) -> ImportFailed:
+def failure(text=None, **kw) -> ImportFailed:
     before = snapshot()
     with pytest.raises(ImportFailed) as info:
-        import_org(text_or_path, **kw)
+        import_org(text, **kw)
     assert snapshot() == before  # nothing of the file was applied
     return info.value
 
@@ -71,7 +71,7 @@ def messages_on(err: ImportFailed, line: int) -> str:
 # --- success ------------------------------------------------------------------------------
 
 def test_import_creates_the_organisation(org_db):
-    result = import_org(ROSTER)
+    result = import_org(path=ROSTER)
     assert (result.rows, result.communities_created, result.grids_created) == (7, 2, 4)
     assert (result.officials_created, result.officials_updated, result.officials_unchanged) == (6, 0, 0)
     assert result.errors == [] and result.ok
@@ -89,16 +89,16 @@ def test_import_creates_the_organisation(org_db):
 
 
 def test_reimporting_the_same_file_changes_nothing(org_db):
-    import_org(ROSTER)
+    import_org(path=ROSTER)
     before = snapshot()
-    result = import_org(ROSTER)
+    result = import_org(path=ROSTER)
     assert snapshot() == before
     assert (result.communities_created, result.grids_created, result.officials_created, result.officials_updated) == (0, 0, 0, 0)
     assert result.officials_unchanged == 6
 
 
 def test_changed_fields_are_updated_in_place(org_db):
-    import_org(ROSTER)
+    import_org(path=ROSTER)
     zhang_id = official("张伟").id
     text = ROSTER.read_text(encoding="utf-8").replace("A,dt-zhangwei,13800000001", "A,dt-zhangwei-2,13900000001")
     result = import_org(text)
@@ -110,7 +110,7 @@ def test_changed_fields_are_updated_in_place(org_db):
 def test_file_with_bom_is_read(org_db, tmp_path):
     path = tmp_path / "roster.csv"
     path.write_bytes(b"\xef\xbb\xbf" + ROSTER.read_bytes())
-    assert import_org(path).officials_created == 6
+    assert import_org(path=path).officials_created == 6
     assert import_org("\ufeff" + ROSTER.read_text(encoding="utf-8")).officials_unchanged == 6
 
 
@@ -139,10 +139,10 @@ def test_township_by_code_or_by_name(org_db):
 
 def test_dry_run_applies_nothing_and_counts_what_would_change(org_db):
     before = counts()
-    dry = import_org(ROSTER, dry_run=True)
+    dry = import_org(path=ROSTER, dry_run=True)
     assert counts() == before == (0, 0, 0)
     assert dry.dry_run and (dry.communities_created, dry.grids_created, dry.officials_created) == (2, 4, 6)
-    real = import_org(ROSTER)
+    real = import_org(path=ROSTER)
     assert (real.communities_created, real.grids_created, real.officials_created) == (2, 4, 6)
 
 
@@ -152,7 +152,7 @@ def test_dry_run_still_reports_errors(org_db):
 
 
 def test_a_post_can_move_within_one_file(org_db):
-    import_org(ROSTER)
+    import_org(path=ROSTER)
     text = (ROSTER.read_text(encoding="utf-8")
             .replace("张伟,grid_leader,A", "张伟,grid_leader,B").replace("李娜,grid_worker,B", "李娜,grid_worker,A"))
     assert import_org(text).officials_updated == 2
@@ -160,7 +160,7 @@ def test_a_post_can_move_within_one_file(org_db):
 
 
 def test_export_round_trips(org_db):
-    import_org(ROSTER)
+    import_org(path=ROSTER)
     exported = export_org()
     assert exported.splitlines()[0] == HEAD
     assert "yitong,东尖山村,二组网格,,,,," in exported.splitlines()  # a grid without officials
@@ -170,7 +170,7 @@ def test_export_round_trips(org_db):
 
 
 def test_format_result_summarises(org_db):
-    text = format_result(import_org(ROSTER, dry_run=True))
+    text = format_result(import_org(path=ROSTER, dry_run=True))
     assert "dry run" in text and "grids created: 4" in text and "created 6" in text
     err = failure(csv_text("yongsheng,人民社区,第一网格,张伟,boss,A,,"))
     assert "line 2" in format_result(err.result) and "nothing applied" in format_result(err.result)
@@ -231,7 +231,7 @@ def test_line_numbers_count_physical_lines(org_db):
 def test_wrong_or_missing_header(org_db, tmp_path, text, fragment):
     path = tmp_path / "bad.csv"
     path.write_text(text, encoding="utf-8")
-    err = failure(path)
+    err = failure(path=path)
     assert [e.line for e in err.errors] == [1] and fragment in err.errors[0].message
 
 
@@ -254,7 +254,7 @@ def test_same_dingtalk_id_on_two_officials_in_the_file(org_db):
 
 
 def test_dingtalk_id_already_held_by_another_official(org_db):
-    import_org(ROSTER)
+    import_org(path=ROSTER)
     err = failure(csv_text("yongning,新华社区,第一网格,周明,grid_leader,,dt-zhangwei,"))
     assert [e.line for e in err.errors] == [2] and "张伟" in err.errors[0].message
 
@@ -268,21 +268,52 @@ def test_two_a_posts_in_one_grid(org_db):
 
 
 def test_second_a_post_next_to_an_existing_one(org_db):
-    import_org(ROSTER)  # 张伟 holds A in 人民社区/第一网格
+    import_org(path=ROSTER)  # 张伟 holds A in 人民社区/第一网格
     err = failure(csv_text("yongsheng,人民社区,第一网格,孙丽,grid_worker,A,,"))
     assert [e.line for e in err.errors] == [2]
     assert "张伟" in err.errors[0].message and "孙丽" in err.errors[0].message
 
 
+def test_two_a_posts_in_one_community(org_db):
+    # Each village or community has one 村（社区）网格长 on its A post; a grid's A post below it
+    # and a B post beside it are no conflict.
+    err = failure(csv_text(
+        "yongsheng,人民社区,,周敏,community_leader,A,,",
+        "yongsheng,人民社区,第一网格,张伟,grid_leader,A,,",
+        "yongsheng,人民社区,,吴刚,community_leader,B,,",
+        "yongsheng,人民社区,,郑洁,community_leader,A,,",
+    ))
+    assert [e.line for e in err.errors] == [5], err.errors
+    message = err.errors[0].message
+    assert "人民社区" in message and "周敏（第 2 行）" in message and "郑洁（第 5 行）" in message
+    assert "A 岗" in message and "张伟" not in message
+
+
+def test_one_a_post_per_community_holds_across_communities_and_imports(org_db):
+    import_org(text=csv_text("yongsheng,人民社区,,周敏,community_leader,A,,",
+                             "yongsheng,人民社区,,吴刚,community_leader,B,,",
+                             "yitong,东尖山村,,郑洁,community_leader,A,,"))
+    # Re-importing the same posts changes nothing; a second A beside the stored one is refused.
+    assert import_org(text=csv_text("yongsheng,人民社区,,周敏,community_leader,A,,")).officials_unchanged == 1
+    err = failure(csv_text("yongsheng,人民社区,,孙丽,community_leader,A,,"))
+    assert [e.line for e in err.errors] == [2]
+    assert "周敏（系统中已有的人员）" in err.errors[0].message and "孙丽" in err.errors[0].message
+    # Moving the A post is done by making the old holder B in the same file.
+    result = import_org(text=csv_text("yongsheng,人民社区,,周敏,community_leader,B,,",
+                                      "yongsheng,人民社区,,孙丽,community_leader,A,,"))
+    assert result.officials_created == 1 and result.officials_updated == 1
+    assert official("孙丽").duty_post == "A" and official("周敏").duty_post == "B"
+
+
 def test_file_not_in_utf8_is_refused(org_db, tmp_path):
     path = tmp_path / "gbk.csv"
     path.write_bytes(csv_text("yongsheng,人民社区,第一网格,张伟,grid_leader,A,,").encode("gbk"))
-    err = failure(path)
+    err = failure(path=path)
     assert [e.line for e in err.errors] == [2] and "UTF-8" in err.errors[0].message
 
 
 def test_missing_file_is_reported(org_db, tmp_path):
-    err = failure(tmp_path / "nope.csv")
+    err = failure(path=tmp_path / "nope.csv")
     assert err.errors[0].line == 0 and "nope.csv" in err.errors[0].message
 
 

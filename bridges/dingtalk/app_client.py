@@ -66,6 +66,8 @@ PAGE_SIZE = 100
 MAX_PAGES = 2000
 #: The per-IP block lasts five minutes (PLATFORMS §4.4).
 IP_BLOCK_SECONDS = 300.0
+#: A picture larger than this is not downloaded to the end (photos are refused above 10 MB anyway).
+MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,16 @@ class DingtalkAppSettings:
     app_secret: str = field(repr=False)
     corp_id: str | None = None
     request_timeout_seconds: float = 5.0
+    # The v1.0 APIs (``/v1.0/...``) live on api.dingtalk.com, beside oapi's; None: that host
+    # when ``api_base_url`` is oapi.dingtalk.com, else ``api_base_url`` (a local fake serves both).
+    openapi_base_url: str | None = None
+
+    def v1_base_url(self) -> str:
+        """Where the ``/v1.0/...`` APIs are called."""
+        if self.openapi_base_url:
+            return self.openapi_base_url.rstrip("/")
+        base = self.api_base_url.rstrip("/")
+        return "https://api.dingtalk.com" if base == "https://oapi.dingtalk.com" else base
 
     @classmethod
     def from_config(cls, section: Any) -> DingtalkAppSettings:
@@ -304,7 +316,10 @@ class AppClient:
 
     def departments(self) -> list[dict]:
         """Every department (``department/list`` with ``fetch_child``), the root included."""
-        depts = self.call("department.list", lambda: self.sdk.department.list(1, fetch_child=True))
+        # The string "true", as DingTalk documents it: the SDK would send Python's bool as
+        # "True", and a platform that only honours "true" would then list the top level only,
+        # and every member of a deeper department would look as if they had left.
+        depts = self.call("department.list", lambda: self.sdk.department.list(1, fetch_child="true"))
         out = {1: {"id": 1, "name": "", "parentid": None}}
         for d in depts or []:
             if isinstance(d, dict) and "id" in d:
@@ -338,3 +353,45 @@ class AppClient:
     def chat_send(self, chat_id: str, body: dict) -> str:
         """Send ``body`` (chat/work-notification format) to an app group; DingTalk's messageId."""
         return str(self.call("chat.send", lambda: self.sdk.chat.send(chat_id, dict(body))))
+
+    # --- files people sent the robot --------------------------------------------------------------
+
+    def download_message_file(self, download_code: str, robot_code: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+        """The bytes of a picture sent to the robot: ``POST /v1.0/robot/messageFiles/download``
+        (``{downloadCode, robotCode}``, header ``x-acs-dingtalk-access-token``) gives a
+        temporary ``downloadUrl``, which is then read (at most ``max_bytes``).
+
+        The v1.0 APIs answer failures with HTTP 4xx/5xx and ``{"code", "message"}``: an
+        invalid code or robot is a :class:`PermanentFailure`, a rejected token is refreshed once.
+        """
+        url = f"{self.settings.v1_base_url()}/v1.0/robot/messageFiles/download"
+        timeout = self.settings.request_timeout_seconds
+        http = self.sdk._http
+
+        def ask(token: str) -> requests.Response:
+            return http.post(url, json={"downloadCode": download_code, "robotCode": robot_code},
+                             headers={"x-acs-dingtalk-access-token": token}, timeout=timeout)
+
+        with _translated("robot.messageFiles.download"):
+            token = self.access_token()
+            resp = ask(token)
+            if resp.status_code == 401:  # the token went stale: refresh it once, ask once more
+                logger.warning("dingtalk robot.messageFiles.download: token rejected, refreshing once")
+                self._token.store.invalidate(self._token.name, token)
+                resp = ask(self.access_token())
+            if resp.status_code >= 500 or resp.status_code == 429:
+                raise _http_failure("robot.messageFiles.download", resp.status_code)
+            answer = resp.json()
+            if resp.status_code != 200 or not isinstance(answer, dict) or not answer.get("downloadUrl"):
+                code = answer.get("code") if isinstance(answer, dict) else None
+                logger.info("dingtalk robot.messageFiles.download answered HTTP %s %s", resp.status_code, code)
+                raise PermanentFailure(f"dingtalk robot.messageFiles.download: HTTP {resp.status_code} {code}",
+                                       errcode=str(code or resp.status_code))
+            with http.get(str(answer["downloadUrl"]), timeout=timeout, stream=True) as got:
+                got.raise_for_status()
+                data = bytearray()
+                for chunk in got.iter_content(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise PermanentFailure("dingtalk message file: larger than allowed", errcode="too_large")
+                return bytes(data)

@@ -34,8 +34,10 @@ VERBS: dict[str, _Verb] = {
     "帮助": _Verb("help", False, "none", usage="帮助"),
     "收到": _Verb("ack", True, "optional", usage="收到 <通知编号>"),
     "发起志愿": _Verb("campaign", True, "optional", usage="发起志愿 <编号>"),
+    "合并": _Verb("merge", True, "required", "主编号", "合并 <编号> <主编号>"),
+    "指派": _Verb("assign", True, "required", "网格名称", "指派 <编号> <网格名称>"),
 }
-# Longest first so that a verb glued to its number ("受理YT-1") is still recognised.
+# Longest first so that a verb glued to its number ("受理R261206-0001") is still recognised.
 _VERBS_BY_LENGTH = sorted(VERBS, key=len, reverse=True)
 
 HELP_TEXT = "\n".join(
@@ -46,11 +48,15 @@ HELP_TEXT = "\n".join(
         "驳回 <编号> <理由> —— 不予受理，理由将展示给居民",
         "转办 <编号> <部门名称> —— 吹哨：转给县直部门办理",
         "查询 <编号> —— 查看上报的当前状态和处理记录",
-        "待办 —— 列出本单位未办结的上报（最早的在前）",
+        "待办 —— 列出本单位未办结的上报（最早的在前；乡镇/街道群按网格分组，自己的在前）",
+        "指派 <编号> <网格名称> —— 乡镇/街道干部：为待指派网格（或网格有误）的上报指派网格，"
+        "并提醒该网格A岗（同名网格可写「村/社区名 网格名」）",
         "收到 <通知编号> —— 确认已收到通知",
         "发起志愿 <编号> —— 为该上报发起志愿活动",
+        "合并 <编号> <主编号> —— 重复的上报并入主编号，上报人和关注的居民随之关注主编号",
+        "（办结照片：@机器人发送图片并写上编号，或在「办结 <编号>」后 10 分钟内发送图片）",
         "帮助 —— 显示本说明",
-        "例：办结 YT-20240101-0001 已清理完毕，感谢反映",
+        "例：办结 R261206-0001 已清理完毕，感谢反映",
     ]
 )
 
@@ -76,7 +82,7 @@ class Command:
 
     @property
     def action(self) -> str:
-        """The code name of the verb: accept, resolve, reject, transfer, query, todo, help, ack, campaign."""
+        """The code name of the verb: accept, resolve, reject, transfer, query, todo, help, ack, campaign, merge, assign."""
         return VERBS[self.verb].action
 
 
@@ -119,6 +125,13 @@ def parse_command(text: str) -> Command:
     rest = rest.strip()  # inner spaces and line breaks of a reply are the official's own
     if spec.text == "required" and not rest:
         raise CommandError(f"缺少{spec.text_label}。用法：{spec.usage}")
+    if spec.action == "assign" and len(rest) > 130:
+        raise CommandError(f"网格名称过长。用法：{spec.usage}")
+    if spec.action == "merge":
+        main = _split_first(rest)[0]
+        if not NUMBER_RE.match(main):
+            raise CommandError(f"主编号「{main[:40]}」格式不对：应为不超过32位的字母、数字或“-”。用法：{spec.usage}")
+        rest = main
     if len(rest) > MAX_TEXT_CHARS:
         raise CommandError(f"{spec.text_label or '内容'}过长（{len(rest)}字），请不超过{MAX_TEXT_CHARS}字。")
     if spec.text == "none":

@@ -43,7 +43,9 @@ def report_card(report: Report, settings: Settings) -> render.ReportCard:
     """What a group sees of ``report`` (``cards.group_card``), as the renderer takes it."""
     view = cards.group_card(report, settings)
     return render.ReportCard(**{**asdict(view), "photo_urls": list(view.photo_urls),
-                                "mention_mobiles": list(view.mention_mobiles)})
+                                "mention_mobiles": list(view.mention_mobiles),
+                                "completion_photo_urls": list(view.completion_photo_urls),
+                                "inline_photo_urls": list(view.inline_photo_urls)})
 
 
 PayloadFn = Callable[[OutboxEvent, Settings], dict]
@@ -63,9 +65,25 @@ def _new_report(event: OutboxEvent, settings: Settings) -> dict:
 @PAYLOADS.register("report.status_changed")
 def _status_change(event: OutboxEvent, settings: Settings) -> dict:
     p = event.payload
+    if p["to"] == "transferred" and p.get("action") == "transfer" and event.report_id:
+        # The department sees the report here first: the card carries it in full.
+        return render.render_transfer(report_card(event.report, settings), STATUS_LABELS.get(p["to"], p["to"]),
+                                      p.get("actor_name", ""), p.get("note"))
+    extra = {}
+    if p["to"] == "resolved" and event.report_id:  # the resolved card: 上报照片 and 办结照片 apart
+        card = cards.group_card(event.report, settings)
+        extra = dict(photo_urls=list(card.photo_urls), completion_photo_urls=list(card.completion_photo_urls),
+                     supporters=card.supporters, inline_photo_urls=list(card.inline_photo_urls))
     return render.render_status_change(
         p["number"], STATUS_LABELS.get(p["to"], p["to"]), ACTION_LABELS.get(p["action"], p["action"]),
-        p.get("actor_name", ""), p.get("note"), signed_report_url(settings, p["number"]))
+        p.get("actor_name", ""), p.get("note"), signed_report_url(settings, p["number"]), **extra)
+
+
+@PAYLOADS.register("report.photo_withdrawn")
+def _photo_withdrawn(event: OutboxEvent, settings: Settings) -> dict:
+    p = event.payload
+    return render.render_photo_withdrawn(p["number"], p.get("note") or "照片未通过内容安全检测，已撤下",
+                                         signed_report_url(settings, p["number"]))
 
 
 class DingtalkBridge:

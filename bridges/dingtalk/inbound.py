@@ -7,6 +7,7 @@ its request into a ``CallbackRequest`` and maps ``CallbackRejected.status`` to t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -17,6 +18,12 @@ from bridges.dingtalk.signing import verify_callback
 
 #: Real callbacks are a few kilobytes; refuse to parse anything absurdly large.
 MAX_BODY_BYTES = 256 * 1024
+#: The two signed headers, in the only form accepted: milliseconds in ASCII digits, and the
+#: standard base64 of an HMAC-SHA256 (43 characters and one ``=``).
+_TIMESTAMP = re.compile(r"[0-9]{1,16}")
+_SIGN = re.compile(r"[A-Za-z0-9+/]{43}=")
+#: More pictures than this in one message are not looked at.
+MAX_PICTURES = 9
 
 
 @dataclass
@@ -52,6 +59,10 @@ class InboundMessage:
     msgtype: str = "text"
     conversation_title: str = ""
     sender_id: str = ""
+    # Pictures in the message (``picture``, or ``richText`` with text and pictures): their
+    # ``downloadCode``s, for the robot message-file download; and the robot that received them.
+    picture_codes: tuple[str, ...] = ()
+    robot_code: str = ""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -63,6 +74,22 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
             if key.lower() == lname:
                 return val
     return value
+
+
+def signed_headers(headers: Mapping[str, str]) -> tuple[str, str]:
+    """The ``timestamp`` and ``sign`` headers in their one canonical form, which is both
+    verified and remembered against replay: HTTP's optional spaces and tabs around them
+    removed, and nothing else accepted. Any other character (``\\xa0``, ``\\x85``, a second
+    value joined with a comma) raises ``CallbackRejected(401)``, so one captured pair cannot
+    be presented in two spellings."""
+    ts = _header(headers, "timestamp")
+    sign = _header(headers, "sign")
+    if not ts or not sign:
+        raise CallbackRejected(401, "missing timestamp or sign header")
+    ts, sign = ts.strip(" \t"), sign.strip(" \t")
+    if not _TIMESTAMP.fullmatch(ts) or not _SIGN.fullmatch(sign):
+        raise CallbackRejected(401, "malformed timestamp or sign header")
+    return ts, sign
 
 
 def _int_field(body: dict[str, Any], key: str) -> int:
@@ -95,10 +122,7 @@ def parse_callback(req: CallbackRequest, app_secret: str, now_ms: int, window_ms
     body is looked at — and ``CallbackRejected(400)`` for a body that is not a JSON object
     with the fields of an @robot message.
     """
-    ts = _header(req.headers, "timestamp")
-    sign = _header(req.headers, "sign")
-    if not ts or not sign:
-        raise CallbackRejected(401, "missing timestamp or sign header")
+    ts, sign = signed_headers(req.headers)
     if not verify_callback(app_secret, ts, sign, now_ms, window_ms):
         raise CallbackRejected(401, "signature does not verify or timestamp outside the window")
 
@@ -106,7 +130,7 @@ def parse_callback(req: CallbackRequest, app_secret: str, now_ms: int, window_ms
         raise CallbackRejected(400, "body too large")
     try:
         body = json.loads(req.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
         raise CallbackRejected(400, "body is not UTF-8 JSON") from None
     if not isinstance(body, dict):
         raise CallbackRejected(400, "body is not a JSON object")
@@ -118,6 +142,22 @@ def parse_callback(req: CallbackRequest, app_secret: str, now_ms: int, window_ms
         if not isinstance(content, dict) or not isinstance(content.get("content"), str):
             raise CallbackRejected(400, "missing field text.content")
         text = content["content"].strip()  # str.strip also removes the full-width space
+    # Pictures without a usable downloadCode are left out (the message is still read, as for
+    # any other type we do not act on).
+    pictures: list[str] = []
+    if msgtype == "picture":
+        pictures.append(_download_code(body.get("content")))
+    elif msgtype == "richText":
+        content = body.get("content")
+        parts = content.get("richText") if isinstance(content, dict) else None
+        texts = []
+        for part in parts if isinstance(parts, list) else []:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif isinstance(part, dict) and part.get("type") == "picture":
+                pictures.append(_download_code(part))
+        text = " ".join(t.strip() for t in texts if t.strip())
+    pictures = [p for p in pictures if p]
 
     session_webhook = _str_field(body, "sessionWebhook")
     if not session_webhook.startswith(("https://", "http://")):
@@ -136,5 +176,14 @@ def parse_callback(req: CallbackRequest, app_secret: str, now_ms: int, window_ms
         msgtype=msgtype,
         conversation_title=_str_field(body, "conversationTitle", required=False),
         sender_id=_str_field(body, "senderId", required=False),
+        picture_codes=tuple(pictures[:MAX_PICTURES]),
+        robot_code=_str_field(body, "robotCode", required=False),
         raw=body,
     )
+
+
+def _download_code(part: Any) -> str:
+    """The ``downloadCode`` of a picture (``pictureDownloadCode`` when only that is given), or
+    "" when it has no usable one."""
+    code = part.get("downloadCode") or part.get("pictureDownloadCode") if isinstance(part, dict) else None
+    return code if isinstance(code, str) and 0 < len(code) <= 4096 else ""

@@ -164,6 +164,33 @@ class ReportCard:
     reporter_label: str = "居民"
     urgent: bool = False
     level_label: str = ""
+    supporters: int = 0
+    completion_photo_urls: list[str] = field(default_factory=list)
+    #: Photos WeChat's image check passed: shown as pictures; the others stay links.
+    inline_photo_urls: list[str] = field(default_factory=list)
+    #: Photos held back until WeChat's image check passes them (``photos_before_check = "hold"``).
+    held_photos: int = 0
+
+
+def photo_line(label: str, urls: list[str], inline: list[str] | tuple[str, ...] = (), held: int = 0) -> str | None:
+    """``**label：** [照片1](url) ![照片2](url) …``: a picture for each URL in ``inline`` (the
+    check passed), a link the official opens for the others; held-back photos are counted.
+    None when there is nothing to say."""
+    parts = [f"{'!' if u in inline else ''}[照片{i}]({safe_url(u)})" for i, u in enumerate(urls, 1)]
+    if held:
+        parts.append(f"（另有 {int(held)} 张照片待微信内容安全检测，通过后显示）")
+    return f"**{label}：** " + " ".join(parts) if parts else None
+
+
+def render_photo_withdrawn(number: str, note: str, link: str | None) -> dict[str, Any]:
+    """The follow-up message when WeChat's image check judged a photo of ``number`` risky: it
+    was withdrawn, its link no longer opens; ``note`` says which (ours, escaped anyway)."""
+    n = report_number(number)
+    lines = [f"#### 照片已撤下：{n}", f"**说明：** {escape_md(note)}",
+             "该照片的链接已失效，请勿保存或转发。"]
+    if link:
+        lines.append(f"[查看详情]({safe_url(link)})")
+    return _markdown(f"照片已撤下 {n}", "\n\n".join(lines))
 
 
 def command_hint(number: str) -> str:
@@ -178,7 +205,6 @@ def render_new_report(card: ReportCard) -> dict[str, Any]:
     number = report_number(card.number)
     mobiles = _mobiles(card.mention_mobiles)
     link = safe_url(card.link)
-    photos = [safe_url(u) for u in card.photo_urls]
     urgent = "【紧急】" if card.urgent else ""
     category = escape_md(card.category, 40)
     place = " ".join(x for x in (escape_md(card.township_name, 40), escape_md(card.address, 120)) if x)
@@ -194,8 +220,11 @@ def render_new_report(card: ReportCard) -> dict[str, Any]:
     ]
     if card.level_label:
         lines.append(f"**层级：** {escape_md(card.level_label, 40)}")
+    if card.supporters:
+        lines.append(f"**我也遇到：** {int(card.supporters)} 位居民")
+    photos = photo_line("上报照片", card.photo_urls, card.inline_photo_urls, card.held_photos)
     if photos:
-        lines.append("**照片：** " + " ".join(f"[照片{i}]({u})" for i, u in enumerate(photos, 1)))
+        lines.append(photos)
     lines.append(f"[查看详情]({link})")
     lines.append(f"> {command_hint(number)}")
     if mobiles:
@@ -210,9 +239,14 @@ def render_status_change(
     actor_name: str,
     note: str | None,
     link: str | None,
+    *,
+    photo_urls: list[str] | None = None,
+    completion_photo_urls: list[str] | None = None,
+    supporters: int = 0,
+    inline_photo_urls: list[str] | None = None,
 ) -> dict[str, Any]:
     """A short markdown message: ``action_label`` by ``actor_name`` on ``number``, new status,
-    the (escaped) note and the detail link."""
+    the (escaped) note and the detail link; a resolved card shows 上报照片 and 办结照片 apart."""
     n = report_number(number)
     action = escape_md(action_label, 20)
     lines = [
@@ -222,9 +256,45 @@ def render_status_change(
     ]
     if note:
         lines.append(f"**说明：** {escape_md(note)}")
+    if supporters:
+        lines.append(f"**我也遇到：** {int(supporters)} 位居民")
+    for label, urls in (("上报照片", photo_urls), ("办结照片", completion_photo_urls)):
+        line = photo_line(label, urls or [], inline_photo_urls or ())
+        if line:
+            lines.append(line)
     if link:
         lines.append(f"[查看详情]({safe_url(link)})")
     return _markdown(f"{action_label} {n}", "\n\n".join(lines))
+
+
+def render_transfer(card: ReportCard, status_label: str, actor_name: str, note: str | None) -> dict[str, Any]:
+    """The 转办 card, for the department's group (and the township's): who whistled it, and the
+    report in full — category, place, the (escaped) description and the photos — with the
+    detail link and the command hint, since the department sees the report here first."""
+    n = report_number(card.number)
+    category = escape_md(card.category, 40)
+    place = " ".join(x for x in (escape_md(card.township_name, 40), escape_md(card.address, 120)) if x)
+    lines = [
+        f"#### 转办：{n}",
+        f"**状态：** {escape_md(status_label, 20)}",
+        f"**转办人：** {escape_md(actor_name, 40) or '系统'}",
+    ]
+    if note:
+        lines.append(f"**说明：** {escape_md(note)}")
+    lines += [
+        f"**类别：** {category}",
+        f"**地点：** {place or '未填写'}",
+        f"**描述：** {escape_md(card.description) or '（无）'}",
+    ]
+    if card.supporters:
+        lines.append(f"**我也遇到：** {int(card.supporters)} 位居民")
+    photos = photo_line("上报照片", card.photo_urls, card.inline_photo_urls, card.held_photos)
+    if photos:
+        lines.append(photos)
+    if card.link:
+        lines.append(f"[查看详情]({safe_url(card.link)})")
+    lines.append(f"> {command_hint(n)}")
+    return _markdown(f"转办 {n} {card.category}", "\n\n".join(lines))
 
 
 def _digest_entry(index: int, card: ReportCard) -> str:

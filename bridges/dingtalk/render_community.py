@@ -45,7 +45,7 @@ class NoticeView:
     summary: str
     publisher: str
     published_at: str
-    ack_due: str
+    ack_due: str  # empty: nobody has to acknowledge it
     link: str
     expires_at: str = ""
     image_count: int = 0
@@ -66,7 +66,10 @@ def render_notice(v: NoticeView) -> dict[str, Any]:
     if v.expires_at:
         lines.append(f"**有效期至：** {escape_md(v.expires_at, 20)}")
     lines.append(f"[查看全文与确认情况]({safe_url(v.link)})")
-    lines.append(f"> 请各单位在 {escape_md(v.ack_due, 20)} 前 ＠机器人 发送：收到 {n}")
+    if v.ack_due:
+        lines.append(f"> 请各单位在 {escape_md(v.ack_due, 20)} 前 ＠机器人 发送：收到 {n}")
+    else:
+        lines.append("> 仅供知悉，无需回复收到。")
     return _md(f"通知 {n} {v.title}", lines)
 
 

@@ -53,8 +53,10 @@ def _urgent(p: dict) -> str:
 
 
 def _who(p: dict) -> str:
-    names = escape_md(p.get("names", ""), 80)
-    return names or "本级负责人（未登记A/B岗）"
+    """Whom the message calls on: ``who`` as the domain says it (a higher level standing in
+    for a vacant one is named as such), else the names."""
+    text = escape_md(p.get("who") or p.get("names", ""), 120)
+    return text or "本级无人在岗（未登记A/B岗）"
 
 
 def render_reminder(p: dict, link: str) -> dict[str, Any]:
@@ -94,6 +96,18 @@ def render_escalated(p: dict, link: str) -> dict[str, Any]:
     lines.append(f"**现由：** {escape_md(p.get('level_label', ''), 20)}（{_who(p)}）{phase}，"
                  f"时限 {local_time(p.get('due'))}")
     return _finish(f"逐级上报 {n}", lines, p.get("mobiles") or [], link, n)
+
+
+def render_assigned(p: dict, link: str) -> dict[str, Any]:
+    """指派网格: township staff set a report's grid; its A post is mentioned."""
+    n = report_number(p["number"])
+    grid = f"{escape_md(p.get('community', ''), 40)} {escape_md(p.get('grid', ''), 40)}".strip()
+    lines = [f"#### {_urgent(p)}指派网格：{n}",
+             f"**类别：** {escape_md(p.get('category', ''), 40)}　**单位：** {escape_md(p.get('township_name', ''), 40) or '—'}",
+             f"**网格：** {grid}（原为{escape_md(p.get('previous', ''), 60) or '待指派网格'}）",
+             f"**指派人：** {escape_md(p.get('actor', ''), 20) or '—'}",
+             f"**请：** {_who(p)}"]
+    return _finish(f"指派网格 {n}", lines, p.get("mobiles") or [], link, n)
 
 
 def render_overdue(p: dict, link: str) -> dict[str, Any]:

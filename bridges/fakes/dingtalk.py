@@ -43,9 +43,11 @@ from collections import Counter
 from collections import deque
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from typing import Any
 from typing import Callable
 from typing import Mapping
+from zoneinfo import ZoneInfo
 
 import requests
 from flask import Flask
@@ -53,6 +55,7 @@ from flask import Response
 from flask import jsonify
 from flask import redirect
 from flask import request
+from markdown_it import MarkdownIt
 
 from bridges.fakes.dingtalk_app import FakeApp
 from bridges.fakes.dingtalk_app import install_app_routes
@@ -525,8 +528,14 @@ class FakeDingtalkState:
         timestamp_offset_ms: int = 0,
         tamper: bool = False,
         sender_nick: str | None = None,
+        pictures: list[bytes] | None = None,
     ) -> tuple[dict[str, str], bytes, dict[str, Any]]:
-        """The headers, body bytes and payload of an @robot message (PLATFORMS §2.1)."""
+        """The headers, body bytes and payload of an @robot message (PLATFORMS §2.1).
+
+        With ``pictures``, a ``picture`` message (no text) or a ``richText`` one (text and
+        pictures); each picture is kept for ``/v1.0/robot/messageFiles/download``.
+        """
+        codes = [self.app.add_message_file(p) for p in pictures or []]
         with self.lock:
             group = self.groups.get(conversation_id)
             if group is None:
@@ -561,6 +570,16 @@ class FakeDingtalkState:
         }
         if staff_id:  # only users of the same organisation carry a staff id
             payload["senderStaffId"] = staff_id
+        if codes and not text.strip() and len(codes) == 1:
+            del payload["text"]
+            payload["msgtype"] = "picture"
+            payload["content"] = {"downloadCode": codes[0], "pictureDownloadCode": codes[0]}
+        elif codes:
+            del payload["text"]
+            payload["msgtype"] = "richText"
+            parts: list[dict[str, Any]] = [{"text": " " + text}] if text.strip() else []
+            parts += [{"type": "picture", "downloadCode": c, "pictureDownloadCode": c} for c in codes]
+            payload["content"] = {"richText": parts}
         ts = str(create_at + int(timestamp_offset_ms))
         sign = platform_sign(self.app_secret, int(ts))
         if tamper:
@@ -809,6 +828,7 @@ def create_fake_dingtalk(
                 text=str(data.get("text", "")), msg_id=data.get("msg_id"),
                 timestamp_offset_ms=int(data.get("timestamp_offset_ms") or 0), tamper=bool(data.get("tamper")),
                 sender_nick=data.get("sender_nick"),
+                pictures=[base64.b64decode(p) for p in data.get("pictures_b64") or []],
             )
         except requests.RequestException as exc:
             return jsonify({"error": f"callback POST failed: {type(exc).__name__}: {exc}"}), 502
@@ -854,11 +874,42 @@ section{background:#fff;border-radius:8px;padding:1em;margin:1em 0;box-shadow:0 
 pre{white-space:pre-wrap;word-break:break-all;background:#f0f4ff;padding:.6em;border-radius:4px;margin:.3em 0}
 .meta{color:#666;font-size:.85em}.flash{background:#fff6d5;padding:.5em;border-radius:4px}
 small{color:#888}input[type=text]{width:28em}
+.md{background:#f0f4ff;padding:.2em .8em;border-radius:4px;margin:.3em 0;overflow-wrap:anywhere}
+.md img{max-width:240px}.md h1,.md h2,.md h3,.md h4,.md h5,.md h6{margin:.4em 0}.btns a{margin-right:1em}
 """
+
+# The county's time, whatever the machine's zone: DingTalk shows Beijing time to its users.
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+# Markdown as the DingTalk client shows it: headings, bold, italics, quotes, lists, links and
+# images; a line break is a break; raw HTML is shown as text and only http(s) links are links.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
 
 
 def _fmt_time(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+    return datetime.fromtimestamp(t, BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def render_markdown(text: str) -> str:
+    """``text`` (a markdown or actionCard message's body) as safe HTML, as the client renders it."""
+    return _MARKDOWN.render(text)
+
+
+def _message_html(msg: dict[str, Any]) -> str:
+    """A group message's body on the page: markdown rendered, anything else as plain text."""
+    e = html.escape
+    inner = msg["payload"].get(msg["msgtype"]) if isinstance(msg.get("payload"), dict) else None
+    if msg["msgtype"] in ("markdown", "actionCard") and isinstance(inner, dict):
+        out = [f'<div class="md">{render_markdown(str(inner.get("text", "")))}']
+        buttons = ([{"title": inner["singleTitle"], "actionURL": inner.get("singleURL", "")}]
+                   if inner.get("singleTitle") else [b for b in inner.get("btns") or [] if isinstance(b, dict)])
+        if buttons:
+            out.append('<p class="btns">' + "".join(
+                render_markdown(f"[{b.get('title', '')}]({b.get('actionURL', '')})").strip()
+                .removeprefix("<p>").removesuffix("</p>") for b in buttons) + "</p>")
+        out.append("</div>")
+        return "".join(out)
+    return f"<pre>{e(msg['text'])}</pre>"
 
 
 def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None, query: str = "") -> str:
@@ -871,7 +922,7 @@ def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None,
             out.append(f'<meta http-equiv="refresh" content="{int(auto)}">')
         out.append(f"<style>{_PAGE_STYLE}</style></head><body>")
         out.append("<h1>本地钉钉模拟器</h1>")
-        out.append(f'<p>模拟器时间：{e(_fmt_time(state.now()))} · <a href="/">刷新</a> · '
+        out.append(f'<p>模拟器时间：{e(_fmt_time(state.now()))}（北京时间） · <a href="/">刷新</a> · '
                    f'<a href="/?auto=5">每5秒自动刷新</a> · 共 {len(groups)} 个群</p>')
         if result:
             out.append(f'<p class="flash">{e(result)}</p>')
@@ -898,9 +949,10 @@ def _render_page(state: FakeDingtalkState, result: str | None, auto: str | None,
                 for msg in reversed(g.messages[-200:]):
                     via = {"robot": "群机器人", "app": "应用消息"}.get(msg["via"]) or f"回复（@{msg['reply_to_staff_id'] or '-'}）"
                     mentions = "、".join(msg["at_mobiles"] + msg["at_user_ids"])
+                    title = f" · 标题：{e(msg['title'])}" if msg.get("title") else ""
                     out.append(f'<li><div class="meta">{e(_fmt_time(msg["time"]))} · {e(via)} · {e(msg["msgtype"])}'
-                               + (f" · @{e(mentions)}" if mentions else "") + "</div>"
-                               f"<pre>{e(msg['text'])}</pre></li>")
+                               + (f" · @{e(mentions)}" if mentions else "") + title + "</div>"
+                               + _message_html(msg) + "</li>")
                 out.append("</ol>")
             out.append("</section>")
     out.append(render_app_section(state.app, query))
@@ -921,12 +973,14 @@ def groups_from_file(path: str) -> list[dict[str, Any]]:
 
 def groups_from_tongxin_config(path: str) -> tuple[dict[str, str], list[dict[str, Any]]]:
     """Tongxin's own TOML: its [dingtalk] section (app credentials, event keys) and a group spec
-    per township/department robot."""
+    per township/department robot, and the county group's (``[county.dingtalk]``; its roster
+    rows name the unit ``county``)."""
     with open(path, "rb") as fh:
         cfg = tomllib.load(fh)
     groups = []
-    for section in ("townships", "departments"):
-        for unit in cfg.get(section, []):
+    for section in ("townships", "departments", "county"):
+        units = [{"code": "county", **cfg.get("county", {})}] if section == "county" else cfg.get(section, [])
+        for unit in units:
             dt = unit.get("dingtalk")
             if not dt:
                 continue

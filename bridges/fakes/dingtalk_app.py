@@ -12,7 +12,8 @@ It serves, at root paths as dingtalk-sdk 1.3.8 calls them:
   is refused, a fresh one accepted, so an SDK's refresh-and-retry loop ends. Scripting can
   expire the token now or after N calls, or refuse the next N calls whatever the token (the
   unbounded-retry pitfall), and counts every ``gettoken``;
-* ``GET /department/list`` (``id``, ``fetch_child``; 60003 unknown department),
+* ``GET /department/list`` (``id``, ``fetch_child`` spelled exactly ``true`` or ``false``,
+  anything else — Python's ``True`` — is a parameter error; 60003 unknown department),
   ``GET /user/list`` (``department_id``, ``offset``, ``size`` ≤ 100; ``userlist`` +
   ``hasMore``), ``GET /user/get`` (60121 unknown user);
 * ``POST /chat/send`` — ``{"chatid", "msgtype", <type>: {...}}`` in the snake_case
@@ -239,6 +240,10 @@ class FakeApp:
         self.last_push: dict[str, Any] | None = None
         self.top_calls: list[dict[str, Any]] = []
         self._msg_seq = 0
+        # Files people sent the robot (pictures): downloadCode → (bytes, content type), and the
+        # temporary download links handed out for them.
+        self.message_files: dict[str, tuple[bytes, str]] = {}
+        self.file_links: dict[str, str] = {}
 
     def reset(self, full: bool) -> None:
         """Forget tokens, counters and pushed events; ``full`` also forgets the organisation and events URL."""
@@ -320,6 +325,43 @@ class FakeApp:
             return _err(ERR_TOKEN_EXPIRED)
         return None
 
+    # -- files people send the robot (PLATFORMS §2.1: picture and richText messages)
+    def add_message_file(self, data: bytes, content_type: str = "image/jpeg") -> str:
+        """Keep a picture someone sent the robot; returns its ``downloadCode``."""
+        with self.state.lock:
+            code = base64.b64encode(os.urandom(48)).decode()
+            self.message_files[code] = (bytes(data), content_type)
+            return code
+
+    def message_file_download(self, token: str | None, raw: bytes, base_url: str) -> tuple[int, dict[str, Any]]:
+        """``POST /v1.0/robot/messageFiles/download``: ``{downloadCode, robotCode}`` with the
+        ``x-acs-dingtalk-access-token`` header → ``{"downloadUrl"}`` (a temporary link).
+
+        The v1.0 APIs answer errors as HTTP 4xx with ``{"code", "message"}``.
+        """
+        with self.state.lock:
+            if self._check_token(token, "/v1.0/robot/messageFiles/download") is not None:
+                return 401, {"code": "InvalidAuthentication", "message": "不合法的access_token"}
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                return 400, {"code": "InvalidParameter", "message": "body is not JSON"}
+            if not isinstance(body, dict) or not body.get("downloadCode") or not body.get("robotCode"):
+                return 400, {"code": "MissingParameter", "message": "downloadCode and robotCode are required"}
+            if body["robotCode"] != self.state.app_key:
+                return 400, {"code": "robot.notExist", "message": "机器人不存在"}
+            if body["downloadCode"] not in self.message_files:
+                return 400, {"code": "invalidParameter.downloadCode", "message": "下载码无效"}
+            link = secrets.token_urlsafe(18)
+            self.file_links[link] = body["downloadCode"]
+            return 200, {"downloadUrl": f"{base_url.rstrip('/')}/_fake/files/{link}"}
+
+    def linked_file(self, link: str) -> tuple[bytes, str] | None:
+        """The file behind a temporary download link (None when unknown)."""
+        with self.state.lock:
+            code = self.file_links.get(link)
+            return self.message_files.get(code) if code else None
+
     # -- organisation
     def add_department(self, name: str, parentid: int = 1, dept_id: int | None = None) -> dict[str, Any]:
         """Add a department under ``parentid`` (the root is 1); returns a copy of it."""
@@ -395,7 +437,12 @@ class FakeApp:
                     return _err(ERR_PARAM)
                 if parent not in self.departments:
                     return _err(ERR_DEPT)
-                recursive = str(args.get("fetch_child", "")).lower() == "true"
+                # Strict about the spelling: DingTalk documents the strings "true" and "false";
+                # Python's True (sent as "True") is refused, not guessed at.
+                fetch_child = args.get("fetch_child", "false")
+                if fetch_child not in ("true", "false"):
+                    return _err(ERR_PARAM)
+                recursive = fetch_child == "true"
                 out, frontier = [], [parent]
                 while frontier:
                     pid = frontier.pop(0)
@@ -593,6 +640,23 @@ def install_app_routes(app: Flask, fa: FakeApp) -> None:
     @app.post("/router/rest")
     def top_gateway():
         return jsonify(fa.top(request.args))
+
+    @app.post("/v1.0/robot/messageFiles/download")
+    def message_file_download():
+        def answer():
+            base = (getattr(state, "public_base_url", None) or request.host_url).rstrip("/")
+            token = request.headers.get("x-acs-dingtalk-access-token")
+            status, body = fa.message_file_download(token, request.get_data(cache=False), base)
+            return jsonify(body), status
+
+        return outage() or answer()  # an outage answers before the call is looked at
+
+    @app.get("/_fake/files/<link>")
+    def message_file(link: str):
+        found = fa.linked_file(link)
+        if found is None:
+            return Response("not found", status=404, mimetype="text/plain")
+        return Response(found[0], mimetype=found[1])
 
     # -- scripting
     @app.post("/_fake/app/token")

@@ -6,6 +6,14 @@ it talks to ``https://api.weixin.qq.com``. It enforces the rules of PLATFORMS.md
 - ``GET /cgi-bin/token``: 40002 bad grant_type, 40013 wrong appid, 40001 wrong secret; every
   call issues a new token (7200 s) and the previous one keeps working for 300 s more; past
   ``token_daily_limit`` issues in a (UTC) day: 45009.
+- ``POST /cgi-bin/stable_token`` (JSON body only; GET 43002, not JSON 47001): 40002 bad
+  grant_type, 40013 wrong appid, 40125 wrong secret. Normal mode (``force_refresh`` false or
+  absent) returns the same token while it has more than 300 s left, with the seconds it has
+  left; in its last 300 s a new one is issued and both work until the old one expires.
+  ``force_refresh: true`` retires the current stable token at once and issues a new one, at
+  most ``stable_force_daily_limit`` (20) times a day (then 45009) and 30 s apart (sooner: the
+  current token comes back unchanged). Stable and classic tokens never retire each other.
+  Past ``stable_token_daily_limit`` calls a day: 45009.
 - every business API (``access_token`` in the query): missing 41001, unknown or retired 40001,
   expired 42001.
 - ``GET /sns/jscode2session``: codes are single-use (40163), live 300 s (40029), unknown 40029,
@@ -17,17 +25,36 @@ it talks to ``https://api.weixin.qq.com``. It enforces the rules of PLATFORMS.md
   content over 2500 chars 47001, empty content 44002, scene∉1..4 40129, openid never seen
   40003, openid seen but not active in the last two hours 43104. Verdict by content: a word
   of ``risky_words`` → risky with that word's label, of ``review_words`` → review, else pass.
+- ``POST /wxa/media_check_async`` (v2; GET 43302, empty body 44002, not JSON 47001):
+  ``media_url`` missing or not http(s) 47001, ``media_type`` not 1/2 47001, ``version`` ≠ 2
+  47001, scene∉1..4 40129, openid never seen 40003 (the errcodes msgSecCheck uses; the
+  document lists only 0). Answers ``trace_id`` and then **pushes** the verdict, as WeChat does,
+  to the push URL set with ``configure_push`` (the mini-program console's 消息推送 settings): a
+  ``wxa_media_check`` event (v2 fields, the ``label`` a string as WeChat sends it), signed
+  with the push token, in plaintext or safe mode (AES with the EncodingAESKey, wechatpy's
+  ``PrpCrypto``; ``msg_signature``). The verdict comes from ``script_media_verdict`` rules
+  (default: pass, label 100). The fake downloads nothing: WeChat fetches ``media_url`` from
+  the internet, but tests and the demo use URLs no one may fetch, so the script decides.
+  Pushes go out at once on a thread, or are kept until ``release_pushes`` while
+  ``hold_pushes(True)``; every push is logged (``pushes``) and can be sent again exactly
+  (``replay_push``: WeChat's retry of a push whose answer it did not get).
 - ``POST /cgi-bin/message/subscribe/send``: unknown touser 40003, unknown template 40037,
   bad miniprogram_state/lang 47003, page not in ``pages`` (when set) 41030, a declared key
   missing or breaking its keyword rule 47003 ``argument invalid! data.<key>.value invalid``,
   no unused one-time consent 43101. A success uses up one consent and is recorded.
 
 Scripting (JSON, under ``/_fake/``): ``login-code``, ``consents``, ``templates``, ``messages``,
-``outage``, ``force-token-error``, ``advance``, ``stats``, ``reset``; ``GET /`` is a small
+``outage``, ``force-token-error``, ``token-endpoints`` (``{"down": true}``: both token
+endpoints answer HTTP 500), ``advance``, ``stats``, ``reset``; ``GET /`` is a small
 Chinese page for the demo. The state is ``app.extensions["fake_wechat"]``
 (:class:`FakeWechatState`); its public seeding and inspection API — ``issue_login_code``,
-``grant_consent``, ``register_template``, ``set_outage``, ``force_token_errors``, ``advance``,
-``sent_messages``, ``snapshot_stats``, ``reset`` — is what the demo and tests use.
+``grant_consent``, ``register_template``, ``set_outage``, ``force_token_errors``,
+``set_token_endpoints_down``, ``advance``,
+``sent_messages``, ``snapshot_stats``, ``reset``, and for image checks ``configure_push``,
+``script_media_verdict``, ``hold_pushes``, ``release_pushes``, ``replay_push``, ``pushes`` —
+is what the demo and tests use (``/_fake/push-config``, ``/_fake/media-verdict``,
+``/_fake/pushes``, ``/_fake/pushes/hold``, ``/_fake/pushes/release``, ``/_fake/pushes/replay``
+over HTTP).
 
 Run standalone: ``python -m bridges.fakes.wechat --port 9101 --appid wx... --secret ...``.
 """
@@ -35,6 +62,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
+import json
 import re
 import secrets
 import threading
@@ -46,15 +75,18 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+import requests
 from flask import Flask
 from flask import Response
 from flask import jsonify
 from flask import request
+from wechatpy.crypto import PrpCrypto
 
 from bridges.fakes.serve import serve_standalone
 
 TOKEN_TTL = 7200
 TOKEN_OVERLAP = 300  # a retired token keeps working this long after the next one is issued
+STABLE_FORCE_GAP = 30  # force_refresh of the stable token: at most once per this many seconds
 CODE_TTL = 300
 ACTIVE_WINDOW = 2 * 3600  # msgSecCheck wants a user seen in the last two hours
 CONTENT_MAX_CHARS = 2500
@@ -90,6 +122,13 @@ KEYWORD_RULES: dict[str, Callable[[str], bool]] = {
     "name": lambda v: re.fullmatch(r"[\u4e00-\u9fff·]{1,10}|[A-Za-z .]{1,20}", v) is not None,
     "phrase": lambda v: re.fullmatch(r"[\u4e00-\u9fff]{1,5}", v) is not None,
 }
+
+
+# What the page calls a field when its template declares no label (WeChat's console always
+# names each keyword, e.g. "上报编号"): by keyword type.
+TYPE_LABELS = {"thing": "事项", "number": "数字", "letter": "字母", "symbol": "符号", "character_string": "编号",
+               "time": "时间", "date": "日期", "amount": "金额", "phone_number": "电话", "car_number": "车牌",
+               "name": "姓名", "phrase": "状态"}
 
 
 class WxError(Exception):
@@ -136,11 +175,30 @@ def _rid() -> str:
     return secrets.token_hex(4) + "-" + secrets.token_hex(4)
 
 
+@dataclass
+class MediaRule:
+    """A scripted verdict: every image whose URL contains ``match`` (any, if empty) gets it."""
+
+    suggest: str
+    label: int
+    match: str = ""
+
+
+@dataclass
+class PushConfig:
+    """The message push settings of the mini-program's console (消息推送配置)."""
+
+    url: str
+    token: str
+    aes_key: str | None = None  # set: safe mode (安全模式), else plaintext mode
+
+
 class FakeWechatState:
     """Everything the fake remembers; every method takes ``self.lock``.
 
     The settings below are plain attributes, so tests may change them at any time:
-    ``token_daily_limit``, ``login_limit_per_minute``, ``risky_words`` / ``review_words``
+    ``token_daily_limit``, ``stable_token_daily_limit``, ``stable_force_daily_limit``,
+    ``login_limit_per_minute``, ``risky_words`` / ``review_words``
     (word → label), ``templates`` (id → {key: keyword type}), ``pages`` (None = any page).
     """
 
@@ -150,10 +208,13 @@ class FakeWechatState:
         self.clock = clock
         self.lock = threading.RLock()
         self.token_daily_limit = 2000
+        self.stable_token_daily_limit = 500_000
+        self.stable_force_daily_limit = 20
         self.login_limit_per_minute = 100
         self.risky_words: dict[str, int] = dict(DEFAULT_RISKY_WORDS)
         self.review_words: dict[str, int] = dict(DEFAULT_REVIEW_WORDS)
         self.templates: dict[str, dict[str, str]] = {}
+        self.template_labels: dict[str, dict[str, str]] = {}
         self.pages: set[str] | None = None
         self.reset()
 
@@ -164,6 +225,11 @@ class FakeWechatState:
             self.tokens: dict[str, _Token] = {}
             self.current_token: str | None = None
             self.token_issues_by_day: Counter = Counter()
+            self.current_stable: str | None = None
+            self.stable_calls_by_day: Counter = Counter()
+            self.stable_forces_by_day: Counter = Counter()
+            self.last_stable_force: float | None = None
+            self.token_endpoints_down = False
             self.codes: dict[str, _Code] = {}
             self.users: dict[str, _User] = {}
             self.consents: Counter = Counter()  # (openid, template_id) → unused consents
@@ -171,6 +237,11 @@ class FakeWechatState:
             self.stats: Counter = Counter()
             self.outage: Outage | None = None
             self.forced_token_errors = 0
+            self.media_rules: list[MediaRule] = []
+            self.push_config: PushConfig | None = None
+            self.holding_pushes = False
+            self.held_pushes: list[dict[str, Any]] = []
+            self.push_log: list[dict[str, Any]] = []
 
     def now(self) -> float:
         """The fake's time: the clock plus whatever ``advance`` added."""
@@ -202,13 +273,22 @@ class FakeWechatState:
             self.consents[(openid, template_id)] += count
             return self.consents[(openid, template_id)]
 
-    def register_template(self, template_id: str, fields: dict[str, str]) -> None:
-        """Declare a subscribe-message template: ``{key: keyword type}`` (thing, time, …)."""
+    def register_template(self, template_id: str, fields: dict[str, str], labels: dict[str, str] | None = None) -> None:
+        """Declare a subscribe-message template: ``{key: keyword type}`` (thing, time, …) and
+        the label the resident sees for each key (``{"character_string1": "上报编号"}``)."""
         unknown = sorted(set(fields.values()) - set(KEYWORD_RULES))
         if unknown:
             raise ValueError(f"unknown keyword types: {unknown}")
         with self.lock:
             self.templates[template_id] = dict(fields)
+            self.template_labels[template_id] = {key: str((labels or {}).get(key) or TYPE_LABELS.get(kind, key))
+                                                 for key, kind in fields.items()}
+
+    def template_list(self) -> list[dict[str, Any]]:
+        """Every template with its fields and their labels, as the page shows them."""
+        with self.lock:
+            return [{"template_id": t, "fields": dict(f), "labels": dict(self.template_labels.get(t, {}))}
+                    for t, f in self.templates.items()]
 
     def set_outage(self, mode: str, count: int | None = None, seconds: float = 3.0) -> None:
         """Make the next ``count`` business calls (all, if None) fail; ``mode="off"`` ends it.
@@ -254,29 +334,187 @@ class FakeWechatState:
                     self.outage = None
             return outage
 
+    # --- image checks (mediaCheckAsync) and message push ---------------------------------------
+
+    def configure_push(self, url: str | None, token: str = "", aes_key: str | None = None) -> None:
+        """Where and how verdicts are pushed (None: nowhere): the URL, the Token and, for safe
+        mode, the 43-character EncodingAESKey."""
+        if aes_key is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", aes_key):
+            raise ValueError("aes_key must be 43 letters and digits")
+        with self.lock:
+            self.push_config = PushConfig(url, token, aes_key) if url else None
+
+    def script_media_verdict(self, suggest: str, label: int | None = None, match: str = "") -> None:
+        """Every later check of an image whose URL contains ``match`` (all, if empty) is judged
+        ``suggest`` (pass, review, risky); the newest matching rule wins. Label defaults:
+        100 for pass, 20002 (porn) otherwise."""
+        if suggest not in ("pass", "review", "risky"):
+            raise ValueError("suggest must be pass, review or risky")
+        with self.lock:
+            self.media_rules.insert(0, MediaRule(suggest, int(label if label is not None else
+                                                              (100 if suggest == "pass" else 20002)), match))
+
+    def hold_pushes(self, hold: bool = True) -> None:
+        """While held, verdict pushes wait for :meth:`release_pushes` instead of going out at once."""
+        with self.lock:
+            self.holding_pushes = bool(hold)
+
+    def pushes(self) -> list[dict[str, Any]]:
+        """A copy of every push sent so far: trace_id, suggest, query, body, HTTP status, answer."""
+        with self.lock:
+            return [dict(p) for p in self.push_log]
+
+    def media_check(self, body: dict) -> dict:
+        """``/wxa/media_check_async`` on an already-parsed JSON body: a trace_id, and a push due."""
+        with self.lock:
+            url = body.get("media_url")
+            if not isinstance(url, str) or not re.match(r"^https?://[^\s]+$", url) or len(url) > 2048:
+                raise WxError(47001, "data format error: media_url")
+            if body.get("media_type") not in (1, 2):
+                raise WxError(47001, "data format error: media_type")
+            if body.get("version") != 2:
+                raise WxError(47001, "data format error: version")
+            if body.get("scene") not in (1, 2, 3, 4):
+                raise WxError(40129, "invalid scene")
+            openid = body.get("openid")
+            if not isinstance(openid, str) or openid not in self.users:
+                raise WxError(40003, "invalid openid")
+            rule = next((r for r in self.media_rules if not r.match or r.match in url), MediaRule("pass", 100))
+            trace_id = _rid() + "-" + secrets.token_hex(4)
+            job = {"trace_id": trace_id, "openid": openid, "media_url": url, "suggest": rule.suggest,
+                   "label": rule.label}
+            self.stats["media_checks"] += 1
+            if self.holding_pushes:
+                self.held_pushes.append(job)
+                job = None
+        if job is not None:
+            threading.Thread(target=self._push, args=(job,), daemon=True, name="fake-wechat-push").start()
+        return {"errcode": 0, "errmsg": "ok", "trace_id": trace_id}
+
+    def release_pushes(self) -> list[dict[str, Any]]:
+        """Send every held push now (in order, on this thread); returns their log entries."""
+        with self.lock:
+            jobs, self.held_pushes = self.held_pushes, []
+        return [self._push(job) for job in jobs]
+
+    def replay_push(self, index: int = -1) -> dict[str, Any]:
+        """Send push ``index`` of the log again, byte for byte (WeChat's retry); returns the new entry."""
+        with self.lock:
+            entry = dict(self.push_log[index])
+        return self._send(entry["url"], entry["query"], entry["body"], entry["trace_id"], entry["suggest"])
+
+    def push_message(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The ``wxa_media_check`` event (v2) WeChat pushes for one check."""
+        label = str(job["label"])
+        return {
+            "ToUserName": "gh_fakeminiprog", "FromUserName": job["openid"], "CreateTime": int(self.now()),
+            "MsgType": "event", "Event": "wxa_media_check", "appid": self.appid, "trace_id": job["trace_id"],
+            "version": 2, "errcode": 0, "errmsg": "ok",
+            "detail": [{"strategy": "content_model", "errcode": 0, "suggest": job["suggest"], "label": label,
+                        "prob": 90 if job["suggest"] != "pass" else 0}],
+            "result": {"suggest": job["suggest"], "label": label},
+        }
+
+    def _push(self, job: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            config = self.push_config
+        if config is None:
+            return self._log({"trace_id": job["trace_id"], "suggest": job["suggest"], "url": None, "query": {},
+                              "body": "", "status": None, "answer": "no push URL configured"})
+        timestamp, nonce = str(int(self.now())), str(secrets.randbelow(10**9) + 10**8)
+        text = json.dumps(self.push_message(job), ensure_ascii=False)
+        query = {"signature": _sign(config.token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
+                 "openid": job["openid"]}
+        if config.aes_key:
+            key = base64.b64decode(config.aes_key + "=")
+            encrypt = PrpCrypto(key).encrypt(text, self.appid).decode("ascii")
+            query.update(encrypt_type="aes", msg_signature=_sign(config.token, timestamp, nonce, encrypt))
+            text = json.dumps({"ToUserName": "gh_fakeminiprog", "Encrypt": encrypt})
+        return self._send(config.url, query, text, job["trace_id"], job["suggest"])
+
+    def _send(self, url: str, query: dict, body: str, trace_id: str, suggest: str) -> dict[str, Any]:
+        entry = {"trace_id": trace_id, "suggest": suggest, "url": url, "query": dict(query), "body": body}
+        try:
+            res = requests.post(url, params=query, data=body.encode("utf-8"),
+                                headers={"Content-Type": "application/json"}, timeout=10)
+            entry.update(status=res.status_code, answer=res.text[:500])
+        except requests.RequestException as exc:
+            entry.update(status=None, answer=type(exc).__name__)
+        return self._log(entry)
+
+    def _log(self, entry: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.push_log.append(entry)
+        return dict(entry)
+
     # --- platform behaviour --------------------------------------------------------------------
+
+    def _check_app(self, grant_type: str | None, appid: str | None, secret: str | None,
+                   wrong_secret: WxError) -> None:
+        """The credential checks both token endpoints make (they differ in the wrong-secret code)."""
+        if grant_type != "client_credential":
+            raise WxError(40002, "invalid grant_type")
+        if appid != self.appid:
+            raise WxError(40013, "invalid appid")
+        if secret != self.secret:
+            raise wrong_secret
+
+    def _count_token_call(self, by_day: Counter, limit: int, now: float) -> int:
+        """Count one token call against its daily limit (45009 past it); returns the day."""
+        day = int(now // 86400)
+        if by_day[day] >= limit:
+            raise WxError(45009, "reach max api daily quota limit")
+        by_day[day] += 1
+        self.stats["token_fetches"] += 1
+        return day
 
     def issue_token(self, grant_type: str | None, appid: str | None, secret: str | None) -> dict:
         """``/cgi-bin/token``: a new token; the previous one retires ``TOKEN_OVERLAP`` s later."""
         with self.lock:
-            if grant_type != "client_credential":
-                raise WxError(40002, "invalid grant_type")
-            if appid != self.appid:
-                raise WxError(40013, "invalid appid")
-            if secret != self.secret:
-                raise WxError(40001, "invalid credential, access_token is invalid or not latest")
+            self._check_app(grant_type, appid, secret,
+                            WxError(40001, "invalid credential, access_token is invalid or not latest"))
             now = self.now()
-            day = int(now // 86400)
-            if self.token_issues_by_day[day] >= self.token_daily_limit:
-                raise WxError(45009, "reach max api daily quota limit")
-            self.token_issues_by_day[day] += 1
-            self.stats["token_fetches"] += 1
+            self._count_token_call(self.token_issues_by_day, self.token_daily_limit, now)
             old = self.tokens.get(self.current_token) if self.current_token else None
             if old is not None:
                 old.retire_at = min(old.retire_at or old.expires_at, now + TOKEN_OVERLAP)
             token = secrets.token_urlsafe(96)
             self.tokens[token] = _Token(expires_at=now + TOKEN_TTL)
             self.current_token = token
+            return {"access_token": token, "expires_in": TOKEN_TTL}
+
+    def set_token_endpoints_down(self, down: bool) -> None:
+        """Make ``/cgi-bin/token`` and ``/cgi-bin/stable_token`` answer HTTP 500 (or recover)."""
+        with self.lock:
+            self.token_endpoints_down = bool(down)
+
+    def issue_stable_token(self, body: dict) -> dict:
+        """``/cgi-bin/stable_token``: the current stable token (normal mode) or a new one."""
+        with self.lock:
+            self._check_app(body.get("grant_type"), body.get("appid"), body.get("secret"),
+                            WxError(40125, "invalid appsecret"))
+            force = body.get("force_refresh", False)
+            if not isinstance(force, bool):
+                raise WxError(47001, "data format error: force_refresh must be a boolean")
+            now = self.now()
+            day = self._count_token_call(self.stable_calls_by_day, self.stable_token_daily_limit, now)
+            current = self.tokens.get(self.current_stable) if self.current_stable else None
+            usable = current is not None and current.retire_at is None and now < current.expires_at
+            if force:
+                if self.last_stable_force is not None and now - self.last_stable_force < STABLE_FORCE_GAP and usable:
+                    return {"access_token": self.current_stable, "expires_in": int(current.expires_at - now)}
+                if self.stable_forces_by_day[day] >= self.stable_force_daily_limit:
+                    raise WxError(45009, "reach max api daily quota limit (force_refresh)")
+                self.stable_forces_by_day[day] += 1
+                self.last_stable_force = now
+                if current is not None:
+                    current.retire_at = now  # force_refresh: the previous token stops at once
+            elif usable and now < current.expires_at - TOKEN_OVERLAP:
+                return {"access_token": self.current_stable, "expires_in": int(current.expires_at - now)}
+            # New (first, forced, or in the old one's last five minutes: it works until it expires).
+            token = secrets.token_urlsafe(96)
+            self.tokens[token] = _Token(expires_at=now + TOKEN_TTL)
+            self.current_stable = token
             return {"access_token": token, "expires_in": TOKEN_TTL}
 
     def check_token(self, token: str | None) -> None:
@@ -409,6 +647,11 @@ class FakeWechatState:
 # --- HTTP ------------------------------------------------------------------------------------------
 
 
+def _sign(*parts: str) -> str:
+    """The message push signature: sha1 of the sorted parts joined."""
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8")).hexdigest()
+
+
 def _wx(errcode: int, errmsg: str) -> Response:
     # WeChat answers errors with HTTP 200 and a JSON body; errmsg carries a request id.
     return jsonify({"errcode": errcode, "errmsg": f"{errmsg} rid: {_rid()}"})
@@ -454,16 +697,18 @@ def _script_body() -> dict:
 
 
 def create_fake_wechat(appid: str, secret: str, *, clock: Callable[[], float] = time.time,
-                       templates: dict[str, dict[str, str]] | None = None) -> Flask:
+                       templates: dict[str, dict[str, str]] | None = None,
+                       template_labels: dict[str, dict[str, str]] | None = None) -> Flask:
     """A Flask app playing WeChat for ``appid``/``secret``; state in ``app.extensions["fake_wechat"]``.
 
     ``clock`` returns seconds (like ``time.time``); tests pass a controllable one.
-    ``templates`` registers subscribe-message templates up front (id → {key: type}).
+    ``templates`` registers subscribe-message templates up front (id → {key: type}), and
+    ``template_labels`` their fields' labels (id → {key: label}).
     """
     app = Flask(__name__)
     state = FakeWechatState(appid, secret, clock)
     for template_id, fields in (templates or {}).items():
-        state.register_template(template_id, fields)
+        state.register_template(template_id, fields, (template_labels or {}).get(template_id))
     app.extensions["fake_wechat"] = state
 
     @app.before_request
@@ -495,10 +740,22 @@ def create_fake_wechat(appid: str, secret: str, *, clock: Callable[[], float] = 
 
     # --- WeChat APIs ---
 
+    def _token_endpoint_gate() -> None:
+        if state.token_endpoints_down:
+            raise _Scripted("error500")
+
     @app.get("/cgi-bin/token")
     def token():
+        _token_endpoint_gate()
         a = request.args
         return jsonify(state.issue_token(a.get("grant_type"), a.get("appid"), a.get("secret")))
+
+    @app.route("/cgi-bin/stable_token", methods=["GET", "POST"])
+    def stable_token():
+        _token_endpoint_gate()
+        if request.method != "POST":
+            raise WxError(43002, "require POST method")
+        return jsonify(state.issue_stable_token(_json_body()))
 
     @app.get("/sns/jscode2session")
     def jscode2session():
@@ -511,6 +768,11 @@ def create_fake_wechat(appid: str, secret: str, *, clock: Callable[[], float] = 
     def msg_sec_check():
         _business(state, post_only=True)
         return jsonify(state.msg_sec_check(_json_body()))
+
+    @app.route("/wxa/media_check_async", methods=["GET", "POST"])
+    def media_check_async():
+        _business(state, post_only=True)
+        return jsonify(state.media_check(_json_body()))
 
     @app.route("/cgi-bin/message/subscribe/send", methods=["GET", "POST"])
     def subscribe_send():
@@ -539,8 +801,14 @@ def create_fake_wechat(appid: str, secret: str, *, clock: Callable[[], float] = 
         b = _script_body()
         if not b.get("template_id") or not isinstance(b.get("fields"), dict):
             raise ValueError("template_id and fields {key: type} are required")
-        state.register_template(b["template_id"], b["fields"])
-        return jsonify({"template_id": b["template_id"], "fields": b["fields"]})
+        labels = b.get("labels") if isinstance(b.get("labels"), dict) else None
+        state.register_template(b["template_id"], b["fields"], labels)
+        return jsonify({"template_id": b["template_id"], "fields": b["fields"],
+                        "labels": state.template_labels[b["template_id"]]})
+
+    @app.get("/_fake/templates")
+    def fake_template_list():
+        return jsonify({"items": state.template_list()})
 
     @app.get("/_fake/messages")
     def fake_messages():
@@ -558,6 +826,42 @@ def create_fake_wechat(appid: str, secret: str, *, clock: Callable[[], float] = 
     def fake_force_token_error():
         state.force_token_errors(int(_script_body().get("count", 1)))
         return jsonify({"count": state.forced_token_errors})
+
+    @app.post("/_fake/token-endpoints")
+    def fake_token_endpoints():
+        state.set_token_endpoints_down(bool(_script_body().get("down")))
+        return jsonify({"down": state.token_endpoints_down})
+
+    @app.post("/_fake/push-config")
+    def fake_push_config():
+        b = _script_body()
+        state.configure_push(b.get("url") or None, str(b.get("token") or ""), b.get("aes_key") or None)
+        return jsonify({"url": b.get("url"), "safe": bool(b.get("aes_key"))})
+
+    @app.post("/_fake/media-verdict")
+    def fake_media_verdict():
+        b = _script_body()
+        label = b.get("label")
+        state.script_media_verdict(str(b.get("suggest", "")), None if label is None else int(label),
+                                   str(b.get("match") or ""))
+        return jsonify({"suggest": b.get("suggest"), "match": b.get("match") or ""})
+
+    @app.get("/_fake/pushes")
+    def fake_pushes():
+        return jsonify({"items": state.pushes()})
+
+    @app.post("/_fake/pushes/release")
+    def fake_release_pushes():
+        return jsonify({"items": state.release_pushes()})
+
+    @app.post("/_fake/pushes/hold")
+    def fake_hold_pushes():
+        state.hold_pushes(bool(_script_body().get("hold", True)))
+        return jsonify({"hold": state.holding_pushes})
+
+    @app.post("/_fake/pushes/replay")
+    def fake_replay_push():
+        return jsonify(state.replay_push(int(_script_body().get("index", -1))))
 
     @app.post("/_fake/advance")
     def fake_advance():
@@ -621,11 +925,14 @@ $("consent").onclick = async () => {
 };
 async function refresh() {
   const r = await (await fetch("/_fake/messages")).json();
+  const labels = {};  // template id → {key: the label residents see}
+  for (const t of (await (await fetch("/_fake/templates")).json()).items) labels[t.template_id] = t.labels;
   const tbody = $("messages"); tbody.replaceChildren();
   for (const m of r.items.slice().reverse()) {
     const tr = document.createElement("tr");
+    const named = labels[m.template_id] || {};
     const cells = [m.msgid, m.touser, m.template_id,
-                   Object.entries(m.data).map(([k, v]) => k + "：" + v).join("\\n"), m.page || ""];
+                   Object.entries(m.data).map(([k, v]) => (named[k] || k) + "：" + v).join("\\n"), m.page || ""];
     for (const c of cells) { const td = document.createElement("td"); td.textContent = c; tr.append(td); }
     tbody.append(tr);
   }

@@ -164,12 +164,7 @@ def _notice_card(event: OutboxEvent, settings: Settings) -> dict:
     notice = _notice(event)
     if notice.status != "published":
         raise Skipped("notice withdrawn before it was sent")
-    return render.render_notice(render.NoticeView(
-        number=notice.number, title=notice.title,
-        unit_label=target_label(notice.level, notice.township, notice.community, notice.grid),
-        summary=notice.body_text, publisher=notice.publisher_name, published_at=local(notice.published_at),
-        ack_due=local(notice.ack_due_at), link=signed_notice_url(settings, notice.number),
-        expires_at=local(notice.expires_at), image_count=len(notice.images or [])))
+    return render.render_notice(render.NoticeView(**notice_service.card_fields(notice, settings)))
 
 
 @KINDS.dingtalk_payload("notice.withdrawn")

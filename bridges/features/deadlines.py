@@ -6,6 +6,9 @@ event kind             targets
 report.reminder        the group of the report's level (催办 / AB岗交接)
 report.redo            the group of the report's level (回访重办)
 report.escalated       the new level's group, and the old level's when it is another group
+                       (all three: also the group of a higher level standing in for a
+                       level with nobody on duty, ``reached_level``)
+report.assigned        the township's group (指派网格: the grid's A post is mentioned)
 report.overdue         the county group and the unit's group (超时督办)
 whistle.overdue        the whistling unit's group and the county group (部门未报到)
 emergency.switched     the one group named in the event (one event per affected group)
@@ -58,16 +61,30 @@ def _county_or_township(report: Report, settings: Settings) -> Target:
     return group_target("county", "county", settings) if _county_mapped() else _township(report, settings)
 
 
+def _standing_in(event: OutboxEvent, settings: Settings) -> list[Target]:
+    """The group of the level that stands in for a vacant one (``reached_level``), if any:
+    its people are mentioned, so the message must reach them."""
+    reached = event.payload.get("reached_level")
+    return [level_target(event.report, reached, settings)] if reached else []
+
+
 @KINDS.route("report.reminder", "report.redo")
 def _at_level(event: OutboxEvent, settings: Settings) -> list[Target]:
-    return [level_target(event.report, event.payload.get("level") or event.report.level, settings)]
+    return ([level_target(event.report, event.payload.get("level") or event.report.level, settings)]
+            + _standing_in(event, settings))
 
 
 @KINDS.route("report.escalated")
 def _escalated(event: OutboxEvent, settings: Settings) -> list[Target]:
     report = event.report
     return [level_target(report, event.payload["level"], settings),
-            level_target(report, event.payload.get("from_level") or event.payload["level"], settings)]
+            level_target(report, event.payload.get("from_level") or event.payload["level"], settings)
+            ] + _standing_in(event, settings)
+
+
+@KINDS.route("report.assigned")
+def _assigned(event: OutboxEvent, settings: Settings) -> list[Target]:
+    return [_township(event.report, settings)] + _standing_in(event, settings)
 
 
 @KINDS.route("report.overdue", "whistle.overdue")
@@ -93,6 +110,11 @@ def _reminder(event: OutboxEvent, settings: Settings) -> dict:
 @KINDS.dingtalk_payload("report.escalated")
 def _escalation(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_escalated(event.payload, _link(event, settings))
+
+
+@KINDS.dingtalk_payload("report.assigned")
+def _assigned_message(event: OutboxEvent, settings: Settings) -> dict:
+    return render.render_assigned(event.payload, _link(event, settings))
 
 
 @KINDS.dingtalk_payload("report.overdue")

@@ -4,10 +4,15 @@ What wechatpy does not do and this module does:
 
 - every call (the token too) goes to ``settings.api_base_url``, so tests and ``make demo``
   reach the local fake exactly as production reaches WeChat;
-- the access token lives in a token store (:mod:`bridges.tokens`; in production the database,
-  shared by every process, because each new classic token retires the previous one);
+- the access token is the *stable* one (``POST /cgi-bin/stable_token``, normal mode): other
+  users of the same AppID (staging, a laptop, a tool) get the same token instead of retiring
+  ours, and it is isolated from classic ``cgi-bin/token`` tokens; it lives in a token store
+  (:mod:`bridges.tokens`; in production the database, shared by every process);
+- login (``sns/jscode2session``) is called directly with appid, secret and the code: it needs
+  no access token (wechatpy adds one, so a failing token endpoint broke every login);
 - a rejected token is refreshed once and the call retried once (wechatpy's own retry has no
   bound, a server that keeps answering 40001 makes it recurse until the stack runs out);
+- mediaCheckAsync v2 (wechatpy knows only v1): the image check whose verdict is pushed;
 - msgSecCheck v2 (wechatpy knows only v1), posted on urllib3, requests' own engine, because
   it runs inside a resident's submission and a requests call cost three times its CPU;
 - subscribe messages with ``miniprogram_state``/``lang``;
@@ -90,7 +95,8 @@ class _Sdk(SdkClient):
                  token_getter: Callable[[], str]):
         super().__init__(appid, secret, timeout=timeout, auto_retry=False)
         self._token_getter = token_getter
-        self._token_url = f"{base_url}/cgi-bin/token"
+        self._token_url = f"{base_url}/cgi-bin/stable_token"
+        self._login_url = f"{base_url}/sns/jscode2session"
         # API groups read their base from an attribute; set it on each instance so all of
         # them (not only wxa) talk to our base URL, keeping any path after the origin.
         self.API_BASE_URL = f"{base_url}/cgi-bin/"
@@ -111,14 +117,28 @@ class _Sdk(SdkClient):
 
     @property
     def access_token(self) -> str:
-        # wechatpy reads this for every request it builds (code_to_session included).
+        # wechatpy reads this for every request it builds.
         return self._token_getter()
 
     def fetch_access_token(self) -> dict:
-        """GET ``{base}/cgi-bin/token`` with a timeout; raise like wechatpy does on errcodes."""
-        res = self._http.get(
+        """POST ``{base}/cgi-bin/stable_token`` in normal mode (``force_refresh`` false): the
+        same token comes back while it is valid, whoever else asks. Raises like wechatpy."""
+        res = self._http.post(
             self._token_url,
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+            json={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
+                  "force_refresh": False},
+            timeout=self.timeout,
+        )
+        res.raise_for_status()
+        return self._handle_result(res)
+
+    def jscode2session(self, js_code: str) -> dict:
+        """GET ``{base}/sns/jscode2session`` with appid, secret, the code and grant_type, and
+        no access token (the API needs none). Raises like wechatpy on errcodes."""
+        res = self._http.get(
+            self._login_url,
+            params={"appid": self.appid, "secret": self.secret, "js_code": js_code,
+                    "grant_type": "authorization_code"},
             timeout=self.timeout,
         )
         res.raise_for_status()
@@ -212,7 +232,7 @@ class WechatClient:
     # --- token ------------------------------------------------------------------------------
 
     def access_token(self) -> str:
-        """The shared access token, fetched from ``{api_base_url}/cgi-bin/token`` when stale."""
+        """The shared access token, fetched from ``{api_base_url}/cgi-bin/stable_token`` when stale."""
         return self._token.get()
 
     def _fetch_token(self) -> tuple[str, int]:
@@ -252,10 +272,12 @@ class WechatClient:
     def code_to_session(self, code: str) -> WechatSession:
         """Exchange a ``wx.login`` code for the user's openid (auth.code2Session).
 
+        Needs no access token: a failing token endpoint does not stop logins.
         Raises PlatformError 40029 (invalid/expired), 40163 (used), 45011 (rate limited),
-        40226 (risky user); Unavailable when WeChat does not answer properly.
+        40226 (risky user), 40125 (wrong secret); Unavailable when WeChat does not answer properly.
         """
-        result = self._call("code2session", lambda: self._sdk.wxa.code_to_session(code))
+        with _translated("code2session"):
+            result = _as_dict(self._sdk.jscode2session(code), "code2session")
         if not result.get("openid") or not result.get("session_key"):
             raise Unavailable("wechat code2session: answer has no openid/session_key")
         return WechatSession(
@@ -283,6 +305,22 @@ class WechatClient:
             label=int(verdict.get("label", 0)),
             trace_id=str(result.get("trace_id", "")),
         )
+
+    def media_check_async(self, *, media_url: str, openid: str, scene: int = 3) -> str:
+        """Ask for WeChat's image check (mediaCheckAsync v2, ``media_type`` 2); returns the
+        ``trace_id`` its verdict will be pushed with (within 30 minutes, to the message push
+        URL: ``/callbacks/wechat``).
+
+        ``media_url`` must be downloadable by WeChat (our public ``/media/<key>``); ``openid``
+        is the user the picture comes from, who used the mini-program in the last two hours.
+        Raises PlatformError on an errcode, Unavailable when WeChat does not answer properly.
+        """
+        body = {"media_url": media_url, "media_type": 2, "version": 2, "openid": openid, "scene": scene}
+        result = self._call("media_check_async", lambda: self._sdk.wxa._post("wxa/media_check_async", data=body))
+        trace_id = result.get("trace_id")
+        if not isinstance(trace_id, str) or not trace_id:
+            raise Unavailable("wechat media_check_async: answer has no trace_id")
+        return trace_id
 
     def send_subscribe_message(self, *, openid: str, template_id: str, data: dict[str, str],
                                page: str | None = None) -> None:

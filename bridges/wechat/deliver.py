@@ -1,4 +1,4 @@
-"""The WeChat channel of the worker: report status changes → subscribe messages.
+"""The WeChat channel of the worker: report status changes (and withdrawn photos) → subscribe messages.
 
 A subscribe message needs a one-time consent the resident granted in the mini-program
 (``POST /api/v1/me/subscriptions``); each message uses one. No consent is not a failure:
@@ -71,11 +71,25 @@ def add_messages(table: Mapping[str, MessageFn]) -> None:
 
 
 @MESSAGES.register("report.status_changed")
-def _status_changed(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
+def report_status_message(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
+    """The report-status message of an event about one report (its payload's ``number``,
+    ``to`` and ``note``); features whose report events read like a status change reuse it."""
     template = settings.wechat.templates
     return SubscribeMessage(
         template.report_status,
         status_message_data(event.payload, event.created_at, template.report_status_fields),
+        f"pages/report/detail?number={event.payload['number']}")
+
+
+@MESSAGES.register("report.photo_withdrawn")
+def _photo_withdrawn(event: OutboxEvent, settings: Settings) -> SubscribeMessage:
+    """The resident's photo failed WeChat's image check: the report's status stays, the note says why."""
+    template = settings.wechat.templates
+    payload = {"number": event.payload["number"], "to": event.report.status,
+               "note": "照片未通过内容安全检测已撤下"}
+    return SubscribeMessage(
+        template.report_status,
+        status_message_data(payload, event.created_at, template.report_status_fields),
         f"pages/report/detail?number={event.payload['number']}")
 
 

@@ -43,6 +43,8 @@ ERRCODES: dict[int, Errcode] = {
     41001: Errcode("access_token missing", "token"),
     40002: Errcode("invalid grant_type", "permanent"),
     40013: Errcode("invalid appid", "permanent"),
+    40125: Errcode("invalid appsecret", "permanent"),
+    43002: Errcode("HTTP method not allowed (must POST)", "permanent"),
     40003: Errcode("invalid openid (touser unknown to this mini-program)", "permanent"),
     40029: Errcode("invalid or expired login code", "permanent"),
     40163: Errcode("login code already used", "permanent"),

@@ -5,6 +5,11 @@ slot of ``campaigns.checkin_code_seconds``. The code of the previous slot is acc
 so a code read at the very end of its slot still works. A code of an older slot is told
 apart ("expired") from one that never was valid ("wrong"). The QR carries
 ``TXC:<campaign number>:<code>``; the resident's mini-program scans it and submits it as is.
+
+A printed poster cannot rotate: its QR carries a ten-digit **print code** instead, an HMAC of
+the campaign number and its start time. It is valid for the whole check-in window (the time
+window and the radius still apply) and changes when the start time changes, so a poster
+printed before a change of time no longer works.
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ import segno
 QR_PREFIX = "TXC"
 #: How far back an old code is recognised as "expired" rather than "wrong".
 EXPIRED_LOOKBACK = timedelta(hours=24)
-_DIGITS = re.compile(r"^\d{6}$")
+_DIGITS = re.compile(r"^[0-9]{6}$")
+_PRINT_DIGITS = re.compile(r"^[0-9]{10}$")
 
 
 def slot_of(now: datetime, period: int) -> int:
@@ -53,9 +59,16 @@ def parse_submitted(text: str) -> tuple[str | None, str | None]:
     if _DIGITS.match(text):
         return None, text
     parts = text.split(":")
-    if len(parts) == 3 and parts[0] == QR_PREFIX and _DIGITS.match(parts[2]):
+    if len(parts) == 3 and parts[0] == QR_PREFIX and (_DIGITS.match(parts[2]) or _PRINT_DIGITS.match(parts[2])):
         return parts[1], parts[2]
     return None, None
+
+
+def print_code(secret_key: str, number: str, starts_at: datetime) -> str:
+    """The ten-digit code of campaign ``number``'s printed poster (valid while its start time stays)."""
+    mac = hmac.new(secret_key.encode(), f"checkin-print:{number}:{int(starts_at.timestamp())}".encode(),
+                   hashlib.sha256).digest()
+    return f"{int.from_bytes(mac[:8], 'big') % 10_000_000_000:010d}"
 
 
 def verify(secret_key: str, number: str, code: str, now: datetime, period: int) -> str:

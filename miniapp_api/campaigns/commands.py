@@ -10,6 +10,7 @@ from datetime import datetime
 
 from miniapp_api.campaigns import service as campaigns
 from miniapp_api.community.common import time_range
+from miniapp_api.community.links import console_campaign_url
 from miniapp_api.community.links import signed_checkin_url
 from miniapp_api.config import Settings
 from miniapp_api.models import GroupMapping
@@ -30,4 +31,4 @@ def campaign_from_group(cmd, mapping: GroupMapping, unit, official: Official, ac
     return (f"{official.name} 已为上报 {report.number} 发起志愿活动 {campaign.number}：{campaign.title}。\n"
             f"时间：{time_range(campaign.starts_at, campaign.ends_at)}，名额 {campaign.capacity} 人。\n"
             f"居民可在小程序「战地有我」报名；签到码页面：{signed_checkin_url(settings, campaign.number)}\n"
-            f"时间、名额等可在管理后台修改。")
+            f"时间、名额等可在管理后台修改：{console_campaign_url(settings, campaign.number)}")

@@ -108,7 +108,7 @@ class CampaignListQuery(CommunityIn):
 class MySignupOut(BaseModel):
     """The resident's own sign-up for a campaign."""
 
-    status: Literal["confirmed", "waitlisted", "cancelled"]
+    status: Literal["confirmed", "waitlisted", "cancelled", "no_show"] = Field(description="no_show：活动开始后被标记为未到")
     position: int | None = Field(description="候补顺位（仅候补时）")
     signed_up_at: str
     checked_in_at: str | None

@@ -16,6 +16,7 @@ report stays open.
 """
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from datetime import time as dtime
 from datetime import timedelta
@@ -52,6 +53,9 @@ from miniapp_api.time import local
 from miniapp_api.community.common import next_code
 
 ACTIVE = ("confirmed", "waitlisted")
+#: A confirmed volunteer an official marked as absent: keeps the place (no hours); checking
+#: in later makes them confirmed again.
+NO_SHOW = "no_show"
 
 
 class CampaignRefused(Exception):
@@ -91,8 +95,7 @@ def create(settings: Settings, *, title: str, description: str, place: tuple[str
     if ends_at - starts_at > timedelta(days=31):
         raise ValidationFailed("ends_at：活动时长不能超过 31 天", field="ends_at")
     level, township, community, grid = scope
-    duration = (ends_at - starts_at).total_seconds() / 3600
-    credited = hours if hours is not None else round(min(duration, 24) * 2) / 2 or 0.5
+    credited = hours if hours is not None else hours_between(starts_at, ends_at)
     name, lat, lng = place
     with write_tx():
         if report is not None:
@@ -114,6 +117,51 @@ def create(settings: Settings, *, title: str, description: str, place: tuple[str
             else:
                 _note(report, actor, now, note)
     return Campaign.get_by_id(campaign.id)
+
+
+def hours_between(starts_at: datetime, ends_at: datetime) -> float:
+    """The hours a volunteer is credited for a campaign of this time: its length, to 0.01 h
+    (65 minutes are 1.08 h), at most 24 and at least 0.01."""
+    length = (ends_at - starts_at).total_seconds() / 3600
+    return max(0.01, round(min(length, 24), 2))
+
+
+def plan(settings: Settings, body, now: datetime) -> dict:
+    """The arguments of :func:`create` for a checked ``CampaignIn`` (API or console), with the
+    defaults filled in: a campaign made from a report is offered in its grid, at its place,
+    tomorrow at ``default_start_hour``. 404 ``report_not_found``, 422 for what is missing.
+    The caller checks the rights on ``scope[1]`` (and on the report's unit)."""
+    report = None
+    if body.report:
+        report = Report.get_or_none(Report.number == body.report)
+        if report is None:
+            raise NotFound("找不到该上报", code="report_not_found")
+    if body.scope is not None:
+        s = body.scope
+        scope = resolve_scope(s.level, s.township, s.community, s.grid)
+    elif report is not None:
+        scope = scope_of_report(report)
+    else:
+        raise ValidationFailed("scope：请选择活动范围", field="scope")
+    start, end = body.starts_at, body.ends_at
+    if start is None or end is None:
+        if report is None:
+            field = "starts_at" if start is None else "ends_at"
+            raise ValidationFailed(f"{field}：请填写活动时间", field=field)
+        d_start, d_end = default_window(settings, now)
+        start, end = start or d_start, end or (start + (d_end - d_start) if start else d_end)
+    if body.place is not None:
+        place = (body.place.name, body.place.lat, body.place.lng)
+    elif report is not None:
+        place = (report.address[:100], report.lat, report.lng)
+    else:
+        place = ("", None, None)
+    title = body.title or (f"志愿协助：{report.category.name}" if report is not None else None)
+    if not title:
+        raise ValidationFailed("title：请填写活动名称", field="title")
+    return dict(title=title[:60], description=body.description, place=place, radius_m=body.radius_m,
+                starts_at=start, ends_at=end, capacity=body.capacity or settings.campaigns.default_capacity,
+                scope=scope, skills=body.skills, hours=body.hours, report=report)
 
 
 def resolve_scope(level: str, township: str | None, community: int | None, grid: int | None) -> tuple:
@@ -235,8 +283,8 @@ def signup(resident: Resident, campaign: Campaign, name: str, phone: str, now: d
             c = _locked(campaign.id)
             _open_for_signup(c, now)
             existing = Signup.get_or_none((Signup.campaign == c) & (Signup.resident == resident))
-            if existing is not None and existing.status in ACTIVE:
-                raise Conflict("您已报名该活动" if existing.status == "confirmed" else "您已在候补名单中",
+            if existing is not None and existing.status in ACTIVE + (NO_SHOW,):
+                raise Conflict("您已在候补名单中" if existing.status == "waitlisted" else "您已报名该活动",
                                code="already_signed_up")
             got = (Campaign.update(taken=Campaign.taken + 1)
                    .where((Campaign.id == c.id) & (Campaign.taken < Campaign.capacity)
@@ -292,6 +340,16 @@ def _promote(c: Campaign, now: datetime) -> Signup | None:
     return Signup.get_by_id(nxt.id)
 
 
+def changes_of(body) -> dict:
+    """The columns a checked ``CampaignPatchIn`` changes (what was not given stays)."""
+    changes = body.model_dump(exclude_unset=True, exclude={"place"})
+    if body.place is not None:
+        changes.update(place_name=body.place.name, lat=body.place.lat, lng=body.place.lng)
+    if changes.get("skills") is not None:
+        changes["skills"] = [x.strip()[:20] for x in changes["skills"] if x and x.strip()]
+    return {k: v for k, v in changes.items() if v is not None}
+
+
 def update(campaign: Campaign, changes: dict, now: datetime) -> Campaign:
     """Change a published campaign (title, description, place, time, capacity, …).
 
@@ -314,6 +372,9 @@ def update(campaign: Campaign, changes: dict, now: datetime) -> Campaign:
             raise Conflict(f"已有 {c.taken} 人报名，名额不能少于 {c.taken}", code="capacity_below_signups")
         if "starts_at" in values and values["starts_at"] != c.starts_at:
             values.update(reminded_at=None, roster_sent_at=None)
+        if (start, end) != (c.starts_at, c.ends_at) and "hours" not in values:
+            # Hours follow the campaign's time: a new time without new hours recalculates them.
+            values["hours"] = hours_between(start, end)
         if values:
             Campaign.update(**values).where(Campaign.id == c.id).execute()
         c = Campaign.get_by_id(c.id)
@@ -338,7 +399,7 @@ def checkin(settings: Settings, resident: Resident, campaign: Campaign, submitte
     """Check in with the rotating code, inside the time window and the radius. Once."""
     cfg = settings.campaigns
     row = Signup.get_or_none((Signup.campaign == campaign) & (Signup.resident == resident))
-    if row is None or row.status != "confirmed":
+    if row is None or row.status not in ("confirmed", NO_SHOW):
         msg = "您仍在候补名单中，不能签到" if row is not None and row.status == "waitlisted" else "您没有报名该活动"
         raise Forbidden(msg, code="not_signed_up")
     if row.checked_in_at is not None:
@@ -353,7 +414,11 @@ def checkin(settings: Settings, resident: Resident, campaign: Campaign, submitte
     number, code = codes.parse_submitted(submitted)
     if code is None or (number is not None and number != campaign.number):
         raise ApiError("签到码不正确", code="checkin_code_invalid", status=422, field="code")
-    verdict = codes.verify(settings.server.secret_key, campaign.number, code, now, cfg.checkin_code_seconds)
+    if len(code) == 10:  # a printed poster's code (only ever in its QR)
+        printed = codes.print_code(settings.server.secret_key, campaign.number, campaign.starts_at)
+        verdict = "ok" if hmac.compare_digest(code, printed) else "invalid"
+    else:
+        verdict = codes.verify(settings.server.secret_key, campaign.number, code, now, cfg.checkin_code_seconds)
     if verdict == "expired":
         raise ApiError("签到码已过期，请扫描现场最新的签到码", code="checkin_code_expired", status=422, field="code")
     if verdict != "ok":
@@ -367,18 +432,37 @@ def checkin(settings: Settings, resident: Resident, campaign: Campaign, submitte
             raise ApiError(f"您距活动地点约 {distance:.0f} 米，超出 {campaign.radius_m} 米的签到范围",
                            code="checkin_too_far", status=422, field="lat")
     with write_tx():
-        done = (Signup.update(checked_in_at=now, checkin_distance_m=distance, updated_at=now)
-                .where((Signup.id == row.id) & Signup.checked_in_at.is_null() & (Signup.status == "confirmed"))
+        done = (Signup.update(checked_in_at=now, checkin_distance_m=distance, updated_at=now, status="confirmed")
+                .where((Signup.id == row.id) & Signup.checked_in_at.is_null()
+                       & Signup.status.in_(("confirmed", NO_SHOW)))
                 .execute())
         if not done:
             raise Conflict("您已签到，不能重复签到", code="already_checked_in")
     return Signup.get_by_id(row.id)
 
 
+def mark_no_show(campaign: Campaign, signup_ids: list[int], absent: bool, now: datetime) -> int:
+    """Mark confirmed volunteers who have not checked in as absent (未到), or undo it; returns how
+    many changed. Only once the campaign has started, and not after it closed."""
+    if campaign.status != "published":
+        raise Conflict("该活动已结束或已取消，不能修改签到情况", code="campaign_closed")
+    if now < campaign.starts_at:
+        raise Conflict("活动开始后才能标记未到", code="campaign_not_started")
+    before, after = ("confirmed", NO_SHOW) if absent else (NO_SHOW, "confirmed")
+    with write_tx():
+        return (Signup.update(status=after, updated_at=now)
+                .where((Signup.campaign == campaign) & Signup.id.in_(signup_ids) & (Signup.status == before)
+                       & Signup.checked_in_at.is_null()).execute())
+
+
 # --- completing and cancelling -----------------------------------------------------------------
 
 def complete(campaign: Campaign, actor: Actor, now: datetime) -> Campaign:
-    """Close a campaign: credit hours to those who checked in, resolve the linked report."""
+    """Close a campaign: credit hours to those who checked in, resolve the linked report.
+    A campaign that has not started yet cannot be completed (409 ``campaign_not_started``)."""
+    if now < campaign.starts_at and campaign.status == "published":
+        raise Conflict(f"活动 {local(campaign.starts_at)} 才开始，开始前不能结束；如不再举行，请取消活动",
+                       code="campaign_not_started")
     with write_tx():
         done = (Campaign.update(status="completed", completed_at=now)
                 .where((Campaign.id == campaign.id) & (Campaign.status == "published")).execute())

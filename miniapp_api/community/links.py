@@ -26,6 +26,11 @@ def signed_checkin_url(settings: Settings, number: str) -> str:
     return f"{settings.server.public_base_url}/o/campaigns/{number}/checkin?sig={sig}"
 
 
+def console_campaign_url(settings: Settings, number: str) -> str:
+    """The console page where administrators change campaign ``number`` (login required)."""
+    return f"{settings.server.public_base_url}/console/campaigns/{number}"
+
+
 def target_label(level: str, township, community, grid) -> str:
     """Whom a notice or campaign is for: 全县, or the unit, community and grid names."""
     if level == "county":

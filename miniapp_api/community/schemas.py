@@ -86,7 +86,7 @@ class HomeOut(BaseModel):
 class LocatedOut(HomeOut):
     """The grid located from coordinates, and how it was found."""
 
-    method: Literal["boundary", "nearest_center"]
+    method: Literal["boundary", "nearest_centre"]
     distance_m: float | None
 
 

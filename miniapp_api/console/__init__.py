@@ -20,15 +20,19 @@ from flask import Flask
 from miniapp_api.console import core
 from miniapp_api.console.views import audit
 from miniapp_api.console.views import auth
+from miniapp_api.console.views import campaigns
 from miniapp_api.console.views import dashboard
 from miniapp_api.console.views import deliveries
 from miniapp_api.console.views import dingtalk_sync
+from miniapp_api.console.views import grid_boundary
+from miniapp_api.console.views import grids
 from miniapp_api.console.views import mappings
+from miniapp_api.console.views import notices
 from miniapp_api.console.views import reports
 from miniapp_api.console.views import roster
 
-VIEWS = [auth.routes, dashboard.routes, reports.routes, mappings.routes, deliveries.routes, roster.routes,
-         dingtalk_sync.routes, audit.routes]
+VIEWS = [auth.routes, dashboard.routes, reports.routes, mappings.routes, deliveries.routes, roster.routes, grids.routes, grid_boundary.routes,
+         dingtalk_sync.routes, audit.routes, notices.routes, campaigns.routes]
 
 
 def init_app(app: Flask) -> None:

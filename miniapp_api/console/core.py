@@ -112,8 +112,22 @@ routes = Routes()  # the console's own: the catch-all 404 page
 
 
 def client_ip() -> str:
-    """The caller's address as the server sees it (behind a proxy, configure ProxyFix)."""
+    """The caller's address as the app sees it (behind nginx: ``[server] trusted_proxies``)."""
     return (request.remote_addr or "")[:64]
+
+
+#: The last page number a list accepts; a larger ``?page=`` shows this page (an empty one).
+#: Without the bound, a number beyond 64 bits reached the database as an OFFSET and failed.
+MAX_PAGE = 1_000_000
+
+
+def page_arg(args) -> int:
+    """The ``?page=`` of a console list: 1 when missing or not a number, clamped to 1…:data:`MAX_PAGE`."""
+    raw = str(args.get("page", "1"))[:20]
+    try:
+        return min(MAX_PAGE, max(1, int(raw)))
+    except ValueError:
+        return 1
 
 
 def admin() -> AdminPrincipal:
@@ -173,7 +187,9 @@ def _load_console_admin() -> None:
         try:
             validate_csrf(header)
         except ValidationError:
-            return  # the admin API answers 401: a cookie alone never authorises a write
+            # A cookie alone never authorises a write; the admin API says what is missing.
+            g.console_csrf_error = "invalid" if header else "missing"
+            return
     user = resumed.user
     g.console_user = user
     g.console_admin = AdminPrincipal(name=user.display_name or user.username, role=user.role,
@@ -197,7 +213,7 @@ def _console_guard():
 
 
 def _headers(resp):
-    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["Content-Security-Policy"] = g.get("console_csp") or CSP  # a page may widen img-src (the map's tiles)
     resp.headers["X-Frame-Options"] = "DENY"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
@@ -244,9 +260,12 @@ def not_found(rest: str):
 NAV = [
     ("console.dashboard", "概览", None),
     ("console.reports", "上报", None),
+    ("console.notices_list", "通知", None),
+    ("console.campaigns_list", "志愿活动", None),
     ("console.mappings", "钉钉群", None),
     ("console.deliveries", "推送", None),
     ("console.roster", "人员", None),
+    ("console.grids", "网格", None),
     ("console.categories", "类别", None),
     ("console.audit_log", "审计", None),
     ("console.admins", "管理员", ("county_admin", "auditor")),
@@ -314,6 +333,8 @@ def install(app: Flask, views: list[Routes]) -> None:
     app.before_request(_load_console_admin)
     app.register_blueprint(blueprint(views))
     app.jinja_env.filters["local"] = local
+    # Imported macros (the pager) do not see the context processor's names; a global they do.
+    app.jinja_env.globals["query"] = _query
 
 
 def get_settings():

@@ -31,15 +31,18 @@ from miniapp_api.models import TimelineEntry
 from miniapp_api.models import Township
 from miniapp_api.models import Upload
 from miniapp_api.reports.uploads import photo_out
+from miniapp_api.reports import completion_photos
+from miniapp_api.reports.completion_photos import COMPLETION_PHOTO_POSITION
+from miniapp_api.reports.merge import MergeRefused
+from miniapp_api.reports.merge import merge
 from miniapp_api.reports.uploads import save_upload
+from miniapp_api.reports.uploads import shown
 from miniapp_api import audit
 from miniapp_api.audit import Who
 from miniapp_api.validation import FormError
 from miniapp_api.console.stats import overdue_clause
 
 PAGE_SIZE = 50
-#: Completion photos an administrator attaches are stored after the resident's own.
-COMPLETION_PHOTO_POSITION = 100
 _NUMBER_CHARS = set("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-")
 
 
@@ -99,7 +102,7 @@ def get(principal: AdminPrincipal, number: str) -> Report:
 def photos(report: Report) -> list[dict]:
     """The report's photos as the page shows them."""
     rows = (ReportPhoto.select(ReportPhoto, Upload).join(Upload)
-            .where(ReportPhoto.report == report).order_by(ReportPhoto.position))
+            .where((ReportPhoto.report == report) & shown()).order_by(ReportPhoto.position))
     return [dict(photo_out(r.upload, ""), completion=r.position >= COMPLETION_PHOTO_POSITION) for r in rows]
 
 
@@ -156,6 +159,10 @@ def act(principal: AdminPrincipal, who: Who, report: Report, action: str, *, tex
             elif action == "resolve":
                 if not text:
                     raise FormError({"text": "办结要填写给居民的答复"})
+                try:
+                    completion_photos.require_proof(report, "请上传办结照片后再办结。", adding=1 if upload else 0)
+                except completion_photos.ProofMissing as err:
+                    raise FormError({"photo": str(err)}) from None
                 if upload:
                     ReportPhoto.create(report=report, upload=upload,
                                        position=COMPLETION_PHOTO_POSITION + _photo_count(report))
@@ -172,6 +179,16 @@ def act(principal: AdminPrincipal, who: Who, report: Report, action: str, *, tex
                 new = lifecycle.apply(report, Action.TRANSFER, actor, now,
                                       note=f"转办至{dept.name}" + (f"：{text}" if text else ""),
                                       changes={"department": dept.id, "level": "department"})
+            elif action == "merge":  # 合并: text is the main report's number
+                try:
+                    main = get(principal, text)
+                except NotFound:
+                    raise FormError({"text": f"找不到主编号「{text[:32]}」，或它不属于您管理的单位"}) from None
+                try:
+                    new, _ = merge(report, main, actor, now,
+                                   same_unit=lambda a, b: principal.can_write(b.township.code))
+                except MergeRefused as err:
+                    raise FormError({"text": str(err)}) from None
             else:
                 raise FormError({"action": "不认识的操作"})
             audit.record(who, f"report.{action}", target=f"report:{report.number}", township=report.township.code,

@@ -2,12 +2,18 @@
 
 * Passwords are hashed with argon2id (``argon2-cffi``'s defaults, RFC 9106 low-memory
   profile) and re-hashed on login when the parameters change.
-* A failed login counts against the user name and against the address. After
-  :data:`LOCK_AFTER` failures in a row the name is locked for :data:`LOCK_BASE_SECONDS`,
-  doubling with each further failure up to :data:`LOCK_MAX_SECONDS`; an address is locked
-  after :data:`IP_LOCK_AFTER`. While locked, the password is not even checked. Unknown
-  names are counted and hashed against a dummy hash too, so the answer and its timing do
-  not tell whether an account exists.
+* A failed login counts against the account *from that address* (the main defence) and
+  against the address. After :data:`LOCK_AFTER` failures in a row the account is locked for
+  that address for :data:`LOCK_BASE_SECONDS`, doubling with each further failure up to
+  :data:`LOCK_MAX_SECONDS`; an address is locked for every account after
+  :data:`IP_LOCK_AFTER`. While locked, the password is not even checked. Someone guessing
+  from elsewhere therefore never locks the account's owner out: the right password from an
+  address that is not locked always works, and it clears the account's failures (and the
+  address's run of failures). The
+  address is the client's as ``[server] trusted_proxies`` lets the app see it (behind nginx,
+  ``X-Forwarded-For``; otherwise every caller is the proxy). Unknown names are counted and
+  hashed against a dummy hash too, so the answer and its timing do not tell whether an
+  account exists.
 * A session is a random token in the cookie; the database keeps its SHA-256. It ends after
   ``idle`` without a request, after ``absolute`` in any case, at logout, or when the account
   is deactivated or its password changed.
@@ -153,12 +159,25 @@ def _lock_seconds(failures: int, threshold: int) -> float:
     return min(LOCK_MAX_SECONDS, LOCK_BASE_SECONDS * 2 ** (failures - threshold))
 
 
+def _account(username: str) -> str:
+    return f"user:{username.lower()[:48]}@"
+
+
+def account_key(username: str, ip: str) -> str:
+    """The throttle key of ``username``'s failed logins from ``ip``."""
+    return f"{_account(username)}{ip[:64]}"
+
+
+def _address_key(ip: str) -> str:
+    return f"ip:{ip[:100]}"
+
+
 def _keys(username: str, ip: str) -> list[tuple[str, int]]:
-    return [(f"user:{username.lower()[:100]}", LOCK_AFTER), (f"ip:{ip[:100]}", IP_LOCK_AFTER)]
+    return [(account_key(username, ip), LOCK_AFTER), (_address_key(ip), IP_LOCK_AFTER)]
 
 
 def locked_seconds(username: str, ip: str, now: datetime) -> float:
-    """Seconds until this name (or address) may try again; 0 when not locked."""
+    """Seconds until this name may try again from this address; 0 when not locked."""
     keys = [k for k, _ in _keys(username, ip)]
     left = 0.0
     for row in LoginThrottle.select().where(LoginThrottle.key.in_(keys)):
@@ -182,9 +201,11 @@ def _record_failure(username: str, ip: str, now: datetime) -> float:
     return longest
 
 
-def _clear_failures(username: str) -> None:
+def _clear_failures(username: str, ip: str) -> None:
+    """Forget the account's failed logins, from every address, and the address's run of failures."""
     with write_tx():
-        LoginThrottle.delete().where(LoginThrottle.key == f"user:{username.lower()[:100]}").execute()
+        LoginThrottle.delete().where(LoginThrottle.key.startswith(_account(username))
+                                     | (LoginThrottle.key == _address_key(ip))).execute()
 
 
 def wait_text(seconds: float) -> str:
@@ -206,7 +227,7 @@ def authenticate(username: str, password: str, ip: str, now: datetime) -> AdminU
         if lock:
             raise LoginRefused(f"登录失败次数过多，已暂时锁定，请 {wait_text(lock)}后再试", locked_seconds=lock)
         raise LoginRefused("用户名或密码错误（或账号已停用）")
-    _clear_failures(username)
+    _clear_failures(username, ip)
     values = {"last_login_at": now}
     if hasher.check_needs_rehash(user.password_hash):
         values["password_hash"] = hash_password(password)

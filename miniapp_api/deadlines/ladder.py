@@ -7,21 +7,20 @@ at the department level, whose next level is the county.
 
 At each level an A post (A岗) acts and a B post (B岗) covers. Grid and community posts are
 the officials registered for that grid or community; the township's are its
-``township_staff``; a department's its staff; the county's the ``county_staff``. Where a
-report has no grid (or the grid no posts), the township's posts stand in.
+``township_staff``; a department's its staff; the county's the ``county_staff``. Where
+nobody at a level can act (nobody registered, everyone on leave, or no grid yet), the nearest
+level above with someone stands in, and every message says so plainly (:func:`who`): a
+lower level's person is never named as if they were the higher one (docs/deadlines.md).
 """
 from __future__ import annotations
 
+from miniapp_api.groups import duty
 from miniapp_api.groups.duty import Posts
-from miniapp_api.models import Grid
+from miniapp_api.groups.duty import Reach
 from miniapp_api.models import Official
 from miniapp_api.models import Report
-from miniapp_api.prepared import Param
 from miniapp_api.org.levels import LEVEL_LABELS  # noqa: F401  (re-exported: the ladder names its levels)
 from miniapp_api.org.levels import LEVELS
-from miniapp_api.prepared import Prepared
-from miniapp_api.prepared import loaded
-
 
 
 def next_level(report: Report, duty_departments: dict[str, str], category_code: str) -> str | None:
@@ -38,122 +37,67 @@ def next_level(report: Report, duty_departments: dict[str, str], category_code: 
     return None
 
 
-def _base():
-    return Official.select().where((Official.active == True) & Official.duty_post.in_(["A", "B"]))  # noqa: E712
-
-
-def _prepared_posts(*conditions) -> Prepared:
-    return Prepared(lambda: _base().where(*conditions).order_by(Official.id.desc()))
-
-
-# Consulted on every new report and status change; compiled once (see ``prepared``).
-_TOWNSHIP = _prepared_posts(Official.township == Param("unit"), Official.role == "township_staff",
-                            Official.grid.is_null(), Official.community.is_null())
-_DEPARTMENT = _prepared_posts(Official.department == Param("unit"))
-_COUNTY = _prepared_posts(Official.role == "county_staff", Official.township.is_null(),
-                          Official.department.is_null())
-_GRID = _prepared_posts(Official.grid == Param("unit"))
-_COMMUNITY = _prepared_posts(Official.community == Param("unit"), Official.grid.is_null())
-
-
-def _posts_of(prepared: Prepared, **values) -> Posts:
-    found = {}
-    for row in prepared.rows(**values):  # newest first: the oldest wins
-        official = loaded(Official, row._asdict())
-        found[official.duty_post] = official
-    return Posts(found.get("A"), found.get("B"))
-
-
 def township_posts(township_id: int) -> Posts:
     """The township's own A/B posts (its ``township_staff``)."""
-    return _posts_of(_TOWNSHIP, unit=township_id)
+    return duty.unit_posts("township", township_id)
 
 
 def department_posts(department_id: int) -> Posts:
     """The department's own A/B posts."""
-    return _posts_of(_DEPARTMENT, unit=department_id)
+    return duty.unit_posts("department", department_id)
 
 
 def county_posts() -> Posts:
-    """The county's A/B posts."""
-    return _posts_of(_COUNTY)
+    """The county's A/B posts (its ``county_staff``)."""
+    return duty.unit_posts("county")
 
 
-class Roster:
-    """Every A/B post of the county, read in two queries: what a scheduler pass consults for
-    each report instead of asking the database unit by unit."""
+class Roster(duty.Snapshot):
+    """Every A/B post of the county, read in two queries (see :class:`duty.Snapshot`)."""
 
-    def __init__(self):
-        self.grid_community = {g.id: g.community_id for g in Grid.select(Grid.id, Grid.community)}
-        found: dict[tuple, dict[str, Official]] = {}
-        for o in _base().order_by(Official.id.desc()):  # the oldest wins, as in duty_posts
-            if o.grid_id:
-                key = ("grid", o.grid_id)
-            elif o.community_id:
-                key = ("community", o.community_id)
-            elif o.department_id:
-                key = ("department", o.department_id)
-            elif o.township_id:
-                if o.role != "township_staff":
-                    continue
-                key = ("township", o.township_id)
-            elif o.role == "county_staff":
-                key = ("county", 0)
-            else:
-                continue
-            found.setdefault(key, {})[o.duty_post] = o
-        self.units = {k: Posts(v.get("A"), v.get("B")) for k, v in found.items()}
-
-    def posts(self, report: Report, level: str) -> Posts:
-        """The A/B posts on duty for ``report`` at ``level``."""
-        key = None
-        if level == "grid" and report.grid_id:
-            key = ("grid", report.grid_id)
-        elif level == "community" and report.grid_id:
-            key = ("community", self.grid_community.get(report.grid_id, 0))
-        elif level == "department" and report.department_id:
-            key = ("department", report.department_id)
-        elif level == "county":
-            key = ("county", 0)
-        posts = self.units.get(key) if key else None
-        if posts is not None and (posts.a or posts.b):
-            return posts
-        return self.units.get(("township", report.township_id), Posts(None, None))
+def _units(cache) -> duty.Units:
+    if isinstance(cache, (duty.Snapshot, duty.Queried)):
+        return cache
+    return duty.Queried(cache)
 
 
-def duty_posts(report: Report, level: str, cache: "dict | Roster | None" = None) -> Posts:
+def reach(report: Report, level: str, cache: "dict | duty.Units | None" = None) -> Reach:
+    """Who answers for ``report`` at ``level``: that level's own posts, or, when nobody there
+    can act, the nearest level above where someone can (:func:`duty.reach`)."""
+    return duty.reach(level, township_id=report.township_id, grid_id=report.grid_id,
+                      department_id=report.department_id, units=_units(cache))
+
+
+def duty_posts(report: Report, level: str, cache: "dict | duty.Units | None" = None) -> Posts:
     """The A/B posts responsible for ``report`` at ``level`` (from a :class:`Roster`, or
-    queried and cached per unit in a dict ``cache``)."""
-    if isinstance(cache, Roster):
-        return cache.posts(report, level)
-    cache = {} if cache is None else cache
-    if level == "grid" and report.grid_id:
-        key = ("grid", report.grid_id)
-        load = lambda: _posts_of(_GRID, unit=report.grid_id)  # noqa: E731
-    elif level == "community" and report.grid_id:
-        key = ("community", report.grid_id)
+    queried and cached per unit in a dict ``cache``); see :func:`reach`."""
+    return reach(report, level, cache).posts
 
-        def load():
-            grid = Grid.get_or_none(Grid.id == report.grid_id)
-            return _posts_of(_COMMUNITY, unit=grid.community_id if grid else 0)
-    elif level == "department" and report.department_id:
-        key = ("department", report.department_id)
-        load = lambda: department_posts(report.department_id)  # noqa: E731
-    elif level == "county":
-        key = ("county", 0)
-        load = county_posts
-    else:
-        key = None
-    if key is not None:
-        if key not in cache:
-            cache[key] = load()
-        posts = cache[key]
-        if posts.a or posts.b:
-            return posts
-    tkey = ("township", report.township_id)
-    if tkey not in cache:
-        cache[tkey] = township_posts(report.township_id)
-    return cache[tkey]
+
+_WHY = {duty.NONE: "未登记A/B岗", duty.AWAY: "A/B岗均不在岗", duty.NO_UNIT: "未指定"}
+
+
+def vacancy(found: Reach) -> str:
+    """The levels passed over, said plainly: ``网格未登记A/B岗、村/社区未登记A/B岗``
+    (a report without a grid: ``待指派网格``)."""
+    parts = []
+    for level, why in found.vacant:
+        if why == duty.NO_UNIT:
+            parts.append("待指派网格" if level in ("grid", "community") else f"未指定{LEVEL_LABELS.get(level, level)}")
+        else:
+            parts.append(f"{LEVEL_LABELS.get(level, level)}{_WHY[why]}")
+    return "、".join(dict.fromkeys(parts))
+
+
+def who(found: Reach, officials: list[Official]) -> str:
+    """Whom a message names for a level, said plainly: ``网格甲``, or when a higher level
+    stands in ``网格未登记A/B岗，由村/社区（社区甲）处理``, or ``县指挥中心未登记A/B岗，无人可提醒``."""
+    if not found.stands_in:
+        return names(officials) or f"{LEVEL_LABELS.get(found.level, found.level)}A/B岗均不在岗"
+    if not found.by:
+        return f"{vacancy(found)}，无人可提醒"
+    by = LEVEL_LABELS.get(found.by, found.by)
+    return f"{vacancy(found)}，由{by}（{names(officials) or '无人在岗'}）处理"
 
 
 def mobiles(officials: list[Official]) -> list[str]:
@@ -184,3 +128,20 @@ def level_of(official: Official | None, fallback: str) -> str:
     if official.community_id:
         return "community"
     return "township"
+
+
+def people_by_level(township_id: int, grid_id: int | None = None, department_id: int | None = None,
+                    units: duty.Units | None = None) -> list[dict]:
+    """Who would be mentioned at each level for a report in that township and grid (and, on a
+    whistle, that department): ``[{"level", "label", "who", "stands_in"}]``, for the routing
+    dry run."""
+    units = units if units is not None else duty.Snapshot()
+    report = Report(township=township_id, grid=grid_id, department=department_id)
+    out = []
+    for level in LEVELS:
+        if level == "department" and not department_id:
+            continue
+        found = reach(report, level, units)
+        out.append({"level": level, "label": LEVEL_LABELS[level], "who": who(found, found.on_duty()),
+                    "stands_in": found.stands_in})
+    return out

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 
+from miniapp_api import catalogue
 from miniapp_api.models import Category
 from miniapp_api.models import Department
 from miniapp_api.models import Official
@@ -158,21 +159,30 @@ def plan_submission(report: Report, now: datetime) -> dict:
     """The column values a new report is inserted with: its accept clock at the duty list's
     level, the department the duty list names (at the department level), and the urgent
     lane when emergency mode is in force. ``report`` is not saved yet; its ``category`` and
-    ``township`` are read from it (instances given to it cost no query)."""
-    policy = load_policy()
+    ``township`` are read from it (instances given to it cost no query).
+
+    What it reads (the policy, the switch, the departments, the calendar, the duty posts)
+    comes from the catalogue cache, which a change to any of them invalidates (``catalogue``)."""
+    snapshot = catalogue.current()
+    policy = snapshot.get("deadlines.policy", load_policy)
     category = report.category
-    in_emergency = mode.in_force(report.township)
+    in_emergency = snapshot.get("deadlines.county_on", mode.county_on) or bool(report.township.emergency)
     extra = {}
     if mode.urgent_when(in_emergency, policy, category.code):
         extra["urgent"] = True
     dept_code = policy.duty_departments.get(category.code)
     if report.level == "department" and not report.department_id and dept_code:
-        dept = Department.get_or_none(Department.code == dept_code)
-        if dept is not None:
-            extra["department"] = dept.id
+        dept_id = snapshot.get("deadlines.departments", _department_ids).get(dept_code)
+        if dept_id is not None:
+            extra["department"] = dept_id
     _, values = plan_phase(report, ACCEPT_PHASE, now, policy, extra=extra, category=category,
-                           in_emergency=in_emergency)
+                           in_emergency=in_emergency, calendar=snapshot.get("deadlines.calendar", load_calendar),
+                           posts_cache=snapshot.get("deadlines.posts", ladder.Roster))
     return values
+
+
+def _department_ids() -> dict[str, int]:
+    return {d.code: d.id for d in Department.select(Department.id, Department.code)}
 
 
 def _stop(report: Report, **extra) -> Report:
@@ -238,7 +248,7 @@ def after_change(change: lifecycle.Change) -> Report:
         if changes.get("rating_score") is not None:
             _record_rating(fresh, int(changes["rating_score"]), now, redo=False)
         return fresh
-    if change.new is not None and str(change.new) in ("closed", "rejected", "resolved"):
+    if change.new is not None and str(change.new) in ("closed", "rejected", "resolved", "merged"):
         return _stop(fresh)
     return fresh
 

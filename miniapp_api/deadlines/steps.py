@@ -87,7 +87,7 @@ class StepContext:
     def note(self, report: Report, action, actor: Actor, now: datetime, **kwargs) -> None:
         """``lifecycle.note_step``, or its rows gathered for the batch."""
         if self._buffer is None:
-            ctx.note(report, action, actor, now, **kwargs)
+            lifecycle.note_step(report, action, actor, now, **kwargs)
             return
         entry, event = lifecycle.step_rows(report, action, actor, now, **kwargs)
         self._buffer[1].append(entry)
@@ -161,8 +161,11 @@ def _base_payload(report: Report, level: str, ctx: StepContext) -> dict:
             "urgent": bool(report.urgent)}
 
 
-def _mention(officials) -> dict:
-    return {"mobiles": ladder.mobiles(officials), "names": ladder.names(officials)}
+def _mention(found: ladder.Reach, officials) -> dict:
+    """The payload's people: mobiles to @, their names, and ``who`` said plainly (with the
+    levels passed over when a higher level stands in), and the level that answers."""
+    return {"mobiles": ladder.mobiles(officials), "names": ladder.names(officials),
+            "who": ladder.who(found, officials), "reached_level": found.by}
 
 
 def _step_row(ctx: StepContext, report: Report, step: Step | None, kind: str, now: datetime, *,
@@ -174,40 +177,50 @@ def _step_row(ctx: StepContext, report: Report, step: Step | None, kind: str, no
 
 def remind(report: Report, step: Step, posts: ladder.Posts, *, in_emergency: bool, handed_over: bool,
            now: datetime, ctx: StepContext) -> None:
-    """催办: mention the post on duty (A; B after a handover; both in emergency mode)."""
-    officials = posts.on_duty(emergency=in_emergency, handed_over=handed_over)
+    """催办: mention the post on duty at the report's level (A; B after a handover; both in
+    emergency mode), or the level above that stands in when nobody there can act."""
+    found = ladder.reach(report, report.level, ctx.posts)
+    officials = found.on_duty(emergency=in_emergency, handed_over=handed_over)
     phase = phase_of(report.status)
     due = due_of(report)
-    who = ladder.names(officials) or "本级负责人"
-    note = (f"{LEVEL_LABELS.get(report.level, '')}时限已过 {round(step.fraction * 100)}%：提醒{who}"
-            f"在 {local(due)} 前{PHASE_LABELS[phase]}")
+    note = (f"{LEVEL_LABELS.get(report.level, '')}时限已过 {round(step.fraction * 100)}%：提醒"
+            f"{ladder.who(found, officials)}，在 {local(due)} 前{PHASE_LABELS[phase]}")
     _step_row(ctx, report, step, "remind", now, mentioned=ladder.names(officials))
-    payload = _base_payload(report, report.level, ctx) | _mention(officials) | {
+    payload = _base_payload(report, report.level, ctx) | _mention(found, officials) | {
         "step": "remind", "phase": phase, "fraction": step.fraction, "due": iso(due), "emergency": in_emergency}
     ctx.note(report, Action.REMIND, SYSTEM, now, note=note, event_kind="report.reminder", payload=payload)
 
 
 def handover(report: Report, step: Step | None, posts: ladder.Posts, *, in_emergency: bool,
              now: datetime, ctx: StepContext) -> dict:
-    """AB岗交接: A is on leave or has not acted; B takes over (recorded in the timeline).
-    Returns the report's column changes, for the caller's update of the row."""
+    """AB岗交接: A is on leave or has not acted; B takes over (recorded in the timeline), at
+    the report's level or at the level that stands in for it. Returns the report's column
+    changes, for the caller's update of the row."""
+    found = ladder.reach(report, report.level, ctx.posts)
+    posts = found.posts
     phase = phase_of(report.status)
     due = due_of(report)
     a, b = posts.a, posts.b
-    if a is None:
-        why = "A岗空缺"
+    label = LEVEL_LABELS.get(found.by or report.level, "")
+    where = f"{ladder.vacancy(found)}，由{label}处理；" if found.stands_in and found.by else ""
+    if not found.by:
+        why = f"{ladder.vacancy(found)}"
+    elif a is None:
+        why = f"{label}A岗空缺"
     elif not ladder.Posts.available(a):
-        why = f"A岗{a.name}请假" if a.on_leave else f"A岗{a.name}不在岗"
+        why = f"{label}A岗{a.name}请假" if a.on_leave else f"{label}A岗{a.name}不在岗"
     else:
-        why = f"A岗{a.name}未在规定时间内{PHASE_LABELS[phase]}"
+        why = f"{label}A岗{a.name}未在规定时间内{PHASE_LABELS[phase]}"
     if ladder.Posts.available(b):
-        note = f"{why}，由B岗{b.name}接替（A→B），时限 {local(due)}"
+        note = f"{where}{why}，由B岗{b.name}接替（A→B），时限 {local(due)}"
+    elif found.by:
+        note = f"{where}{why}，{label}B岗空缺，无人可接替，时限 {local(due)}"
     else:
-        note = f"{why}，B岗空缺，请{LEVEL_LABELS.get(report.level, '')}负责人处理，时限 {local(due)}"
-    officials = posts.on_duty(emergency=in_emergency, handed_over=True)
+        note = f"{why}，无人可提醒，时限 {local(due)}"
+    officials = found.on_duty(emergency=in_emergency, handed_over=True)
     _step_row(ctx, report, step, "handover", now, key=f"{report.deadline_round}:handover",
               mentioned=ladder.names(officials))
-    payload = _base_payload(report, report.level, ctx) | _mention(officials) | {
+    payload = _base_payload(report, report.level, ctx) | _mention(found, officials) | {
         "step": "handover", "phase": phase, "due": iso(due), "emergency": in_emergency,
         "from_name": a.name if a else "", "to_name": b.name if ladder.Posts.available(b) else ""}
     ctx.note(report, Action.HANDOVER, SYSTEM, now, note=note, event_kind="report.reminder", payload=payload)
@@ -216,7 +229,8 @@ def handover(report: Report, step: Step | None, posts: ladder.Posts, *, in_emerg
 
 def escalate(report: Report, step: Step, to_level: str, *, policy, calendar, category: Category,
              now: datetime, ctx: StepContext) -> Report:
-    """逐级上报: the deadline passed; raise the report to ``to_level`` with a new clock."""
+    """逐级上报: the deadline passed; raise the report to ``to_level`` with a new clock, and
+    name that level's own people (or say plainly that it has none, and who stands in)."""
     phase = phase_of(report.status)
     from_level = report.level
     due = due_of(report)
@@ -229,50 +243,61 @@ def escalate(report: Report, step: Step, to_level: str, *, policy, calendar, cat
     in_emergency = ctx.in_emergency(report.township_id)
     planned = start_phase(report, phase, now, policy, level=to_level, calendar=calendar, extra=extra,
                           category=category, posts_cache=ctx.posts, in_emergency=in_emergency)
-    officials = ladder.duty_posts(planned, to_level, ctx.posts).on_duty(emergency=in_emergency)
+    found = ladder.reach(planned, to_level, ctx.posts)
+    officials = found.on_duty(emergency=in_emergency)
     new_due = due_of(planned)
     note = (f"{LEVEL_LABELS.get(from_level, from_level)}未在时限（{local(due)}）内{PHASE_LABELS[phase]}，"
-            f"逐级上报至{LEVEL_LABELS.get(to_level, to_level)}"
-            + (f"（{ladder.names(officials)}）" if officials else "") + f"，新时限 {local(new_due)}")
-    payload = _base_payload(planned, to_level, ctx) | _mention(officials) | {
+            f"逐级上报至{LEVEL_LABELS.get(to_level, to_level)}（{ladder.who(found, officials)}），"
+            f"新时限 {local(new_due)}")
+    payload = _base_payload(planned, to_level, ctx) | _mention(found, officials) | {
         "from_level": from_level, "from_label": LEVEL_LABELS.get(from_level, from_level), "phase": phase,
         "missed_due": iso(due), "due": iso(new_due), "emergency": in_emergency}
     ctx.note(planned, Action.ESCALATE, SYSTEM, now, note=note, event_kind="report.escalated",
-                        payload=payload)
+             payload=payload)
     return planned
 
 
 def overdue(report: Report, step: Step, *, now: datetime, ctx: StepContext) -> None:
-    """超时督办: the county level's deadline passed too; the county command centre is told once."""
+    """超时督办: the county level's deadline passed too; the county command centre is told
+    once, by name (or plainly that it has nobody on its posts)."""
     phase = phase_of(report.status)
     due = due_of(report)
     _step_row(ctx, report, step, "overdue", now)
     Report.update(missed_deadlines=Report.missed_deadlines + 1, next_step_at=None).where(Report.id == report.id).execute()
     in_emergency = ctx.in_emergency(report.township_id)
-    officials = ladder.duty_posts(report, "county", ctx.posts).on_duty(emergency=in_emergency)
-    note = f"已逐级上报至{LEVEL_LABELS.get(report.level, '')}，仍未在时限（{local(due)}）内{PHASE_LABELS[phase]}，列入超时督办"
-    payload = _base_payload(report, report.level, ctx) | _mention(officials) | {
+    found = ladder.reach(report, "county", ctx.posts)
+    officials = found.on_duty(emergency=in_emergency)
+    note = (f"已逐级上报至{LEVEL_LABELS.get(report.level, '')}，仍未在时限（{local(due)}）内{PHASE_LABELS[phase]}，"
+            f"列入超时督办，请县指挥中心（{ladder.who(found, officials)}）督办")
+    payload = _base_payload(report, report.level, ctx) | _mention(found, officials) | {
         "phase": phase, "missed_due": iso(due), "emergency": in_emergency}
     ctx.note(report, Action.OVERDUE, SYSTEM, now, note=note, event_kind="report.overdue", payload=payload)
 
 
 def whistle_overdue(report: Report, step: Step, *, now: datetime, ctx: StepContext) -> None:
     """部门未报到: the department did not accept a whistle in time; the whistling township and
-    the county group are told once. The clock waits for the department to report back."""
+    the county group are told once, each naming its own people. The clock waits for the
+    department to report back."""
     due = due_of(report)
     dept = ctx.department(report.department_id) if report.department_id else None
     township = ctx.township(report.township_id)
     _step_row(ctx, report, step, "whistle_overdue", now)
     Report.update(missed_deadlines=Report.missed_deadlines + 1, next_step_at=None).where(Report.id == report.id).execute()
     in_emergency = ctx.in_emergency(report.township_id)
-    officials = (ladder.duty_posts(report, "township", ctx.posts).on_duty(emergency=in_emergency)
-                 + ladder.duty_posts(report, "county", ctx.posts).on_duty(emergency=in_emergency))
+    at_township = ladder.reach(report, "township", ctx.posts)
+    at_county = ladder.reach(report, "county", ctx.posts)
+    officials = (at_township.on_duty(emergency=in_emergency) if not at_township.stands_in else [])
+    county_officials = at_county.on_duty(emergency=in_emergency)
     dept_name = dept.name if dept else "部门"
-    note = f"{dept_name}未在时限（{local(due)}）内报到受理，已告知{township.name}和县指挥中心"
-    payload = _base_payload(report, report.level, ctx) | _mention(officials) | {
+    township_who = ladder.names(officials) or "乡镇/街道未登记值班人员"
+    note = (f"{dept_name}未在时限（{local(due)}）内报到受理，已告知{township.name}（{township_who}）"
+            f"和县指挥中心（{ladder.who(at_county, county_officials)}）")
+    everyone = list(dict.fromkeys(officials + county_officials))
+    payload = _base_payload(report, report.level, ctx) | _mention(at_county, everyone) | {
+        "who": f"{township.name}（{township_who}）、县指挥中心（{ladder.who(at_county, county_officials)}）",
         "department_name": dept_name, "missed_due": iso(due), "emergency": in_emergency}
     ctx.note(report, Action.OVERDUE, SYSTEM, now, note=note, event_kind="whistle.overdue",
-                        payload=payload, priority=outbox.URGENT)
+             payload=payload, priority=outbox.URGENT)
 
 
 def redo_pending(report: Report, done_keys: set[str]) -> TimelineEntry | None:
@@ -293,11 +318,13 @@ def follow_up(report: Report, reopen: TimelineEntry, now: datetime, ctx: StepCon
     ctx.add_step(dict(report=report.id, step=f"{report.deadline_round}:follow_up", kind="follow_up",
                       round=report.deadline_round, level=report.level, scheduled_at=reopen.at, at=now))
     in_emergency = ctx.in_emergency(report.township_id)
-    officials = ladder.duty_posts(report, report.level, ctx.posts).on_duty(emergency=in_emergency)
+    found = ladder.reach(report, report.level, ctx.posts)
+    officials = found.on_duty(emergency=in_emergency)
     why = f"居民评价 {score} 星，不满意" if score is not None else "居民反映问题未解决"
-    note = (f"回访：{why}，退回{LEVEL_LABELS.get(report.level, '')}重办（第 {report.redo_count} 次），"
+    note = (f"回访：{why}，退回{LEVEL_LABELS.get(report.level, '')}（{ladder.who(found, officials)}）"
+            f"重办（第 {report.redo_count} 次），"
             f"办结时限 {local(report.resolve_due_at)}")
-    payload = _base_payload(report, report.level, ctx) | _mention(officials) | {
+    payload = _base_payload(report, report.level, ctx) | _mention(found, officials) | {
         "score": score, "reason": reason[:200], "redo_count": report.redo_count, "due": iso(report.resolve_due_at),
         "emergency": in_emergency}
     ctx.note(report, Action.FOLLOW_UP, Actor.system("回访"), now, note=note, event_kind="report.redo",

@@ -8,9 +8,10 @@
 * :func:`rollback` restores any earlier version, as a new version.
 
 The rest of a group lives beside this module: :mod:`.owners` (whose group), :mod:`.staging`
-(the staging switch), :mod:`.testsend` (a test message and DingTalk's answer), :mod:`.dryrun`
-(where a report would go), :mod:`.health` (each group's deliveries), :mod:`.policy` (staging
-robot and mention policy at send time) and :mod:`.duty` (who is on duty).
+(the staging switch), :mod:`.testsend` (a test message and DingTalk's answer),
+:mod:`.health` (each group's deliveries), :mod:`.policy` (staging robot and mention policy at
+send time) and :mod:`.duty` (who is on duty); where a report would go is
+``miniapp_api.org.dryrun``.
 """
 from __future__ import annotations
 

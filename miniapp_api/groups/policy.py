@@ -5,6 +5,7 @@ the console applies to deliveries already queued. No Flask here (the worker impo
 """
 from __future__ import annotations
 
+from miniapp_api.groups import duty
 from miniapp_api.models import Official
 from miniapp_api.models import Report
 from miniapp_api.models.console import MappingPolicy
@@ -24,20 +25,21 @@ def staging_robot(owner_kind: str, owner_code: str) -> tuple[str, str] | None:
 
 
 def _duty_posts(report: Report) -> list[Official]:
-    query = Official.select().where((Official.active == True) & (Official.mobile != "")  # noqa: E712
-                                    & (Official.on_leave == False) & Official.duty_post.in_(["A", "B"]))  # noqa: E712
-    if report.grid_id:
-        query = query.where(Official.grid == report.grid_id)
-    else:
-        query = query.where((Official.township == report.township_id) & (Official.role == "township_staff"))
-    return sorted(query, key=lambda o: (o.duty_post, o.id))
+    """Every A and B post that can act for the report's own level (the grid's posts for a
+    grid-level report, the community's 村（社区）网格长 for a community-level one, the township
+    staff on duty for a township-level one, the department's, the county's): the unit that
+    :func:`duty.reach` finds answering, so a level with nobody stands in as on the card."""
+    found = duty.reach(report.level or "township", township_id=report.township_id, grid_id=report.grid_id,
+                       department_id=report.department_id)
+    return [o for o in found.on_duty(emergency=True) if o.mobile]  # both posts, those who can act
 
 
 def apply_mention_policy(report: Report, default_mobiles: list[str]) -> list[str]:
     """The mobiles to @ on a new-report card under the unit's policy.
 
     ``duty`` (the default) keeps the bridge's own choice (the A post, B when A is on leave);
-    ``duty_ab`` adds every A and B post not on leave; ``none`` mentions nobody.
+    ``duty_ab`` adds every A and B post not on leave at the report's level; ``none``
+    mentions nobody.
     """
     policy = policy_for("township", report.township.code) if report.township_id else None
     name = policy.mention_policy if policy else "duty"

@@ -178,6 +178,8 @@ class Category(BaseModel):
     resolve_hours = DoubleField(default=72)
     active = BooleanField(default=True)
     sort_order = IntegerField(default=0)
+    # 办结 needs a completion photo (办结照片) for reports of this category (v012).
+    needs_proof = BooleanField(default=False)
 
 
 # --- residents ----------------------------------------------------------------------------
@@ -234,6 +236,11 @@ class Upload(BaseModel):
     height = IntegerField()
     size = IntegerField()
     created_at = UtcDateTimeField(default=utcnow)
+    # WeChat's image check (mediaCheckAsync, miniapp_api.reports.photo_checks): unchecked (no
+    # check asked for: officials' notice pictures, photos from before v010), pending (asked,
+    # the verdict will be pushed for ``moderation_trace_id``), pass, review or risky.
+    moderation = CharField(max_length=16, default="unchecked")
+    moderation_trace_id = CharField(max_length=64, null=True, index=True)
 
 
 class Report(BaseModel):
@@ -278,12 +285,16 @@ class Report(BaseModel):
     resolved_post = CharField(max_length=1, default="")    # A | B | '' of who resolved
     resolved_level = CharField(max_length=16, default="")
     resolved_unit = CharField(max_length=48, default="")   # township:<code> | department:<code> | county
+    # 我也遇到 and 合并 (v012): how many residents follow it, and the report a duplicate goes on as.
+    supporters = IntegerField(default=0)
+    merged_into = ForeignKeyField("self", null=True, on_delete="SET NULL", backref="merged_duplicates")
 
     class Meta:
         indexes = (
             (("resident", "id"), False),          # "my reports", newest first
             (("resident", "created_at"), False),  # the daily limit: a count within one range
             (("township", "status"), False),
+            (("category", "status", "lat", "lng"), False),  # reports/nearby: a bounding box (v012)
         )
 
 
@@ -294,6 +305,17 @@ class ReportPhoto(BaseModel):
 
     class Meta:
         primary_key = CompositeKey("report", "upload")
+
+
+class ReportSupport(BaseModel):
+    """我也遇到: a resident follows a report that is not their own (or was merged into it)."""
+
+    report = ForeignKeyField(Report, backref="supports", on_delete="CASCADE")
+    resident = ForeignKeyField(Resident, on_delete="CASCADE", index=False)
+    created_at = UtcDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("resident", "report"), True),)  # once per resident; "my reports" reads it
 
 
 class TimelineEntry(BaseModel):
@@ -435,6 +457,7 @@ CORE_MODELS: list[type[Model]] = [
     Upload,
     Report,
     ReportPhoto,
+    ReportSupport,
     TimelineEntry,
     IdempotencyKey,
     Counter,

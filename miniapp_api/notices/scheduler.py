@@ -1,5 +1,6 @@
 """The notice steps of the scheduler pass (see :mod:`miniapp_api.community.scheduler`):
 
+0. scheduled publication — a notice scheduled for later is published when its time comes;
 1. notice reminder — a unit that has not acknowledged by ``ack_due_at`` is reminded in its group;
 2. notice escalation — at ``escalate_at`` the county group hears which units are missing.
 
@@ -17,6 +18,7 @@ from miniapp_api.db import write_tx
 from miniapp_api.models import Township
 from miniapp_api.models.community import Notice
 from miniapp_api.models.community import NoticeUnit
+from miniapp_api.notices import service as notices
 
 
 def _lock_notice(notice_id: int) -> Notice:
@@ -24,6 +26,13 @@ def _lock_notice(notice_id: int) -> Notice:
     if is_postgres():
         query = query.for_update()
     return query.get()
+
+
+def scheduled_notices(now: datetime, settings: Settings) -> int:
+    """Publish each scheduled notice whose time has come (the groups and residents then get it)."""
+    ids = [n.id for n in Notice.select(Notice.id).where((Notice.status == "scheduled") & (Notice.published_at <= now))
+           .order_by(Notice.published_at).limit(BATCH)]
+    return sum(notices.publish_due(nid, now) for nid in ids)
 
 
 def notice_reminders(now: datetime, settings: Settings) -> int:
@@ -67,4 +76,4 @@ def notice_escalations(now: datetime, settings: Settings) -> int:
     return done
 
 
-STEPS = (notice_reminders, notice_escalations)
+STEPS = (scheduled_notices, notice_reminders, notice_escalations)

@@ -27,8 +27,10 @@ class NoticeIn(CommunityIn):
     expires_at: datetime | None = Field(default=None, description="过期时间（无时区则按北京时间）")
     ack_hours: float | None = Field(default=None, gt=0, le=24 * 30,
                                     description="各单位须在多少小时内回复「收到」（默认按配置）")
+    ack_required: bool = Field(default=True, description="各单位是否须回复「收到」；false 为仅供知悉")
+    publish_at: datetime | None = Field(default=None, description="定时发布时间（无时区则按北京时间；省略或已过则立即发布）")
 
-    _tz = field_validator("expires_at")(local_input)
+    _tz = field_validator("expires_at", "publish_at")(local_input)
 
 
 class WithdrawIn(CommunityIn):
@@ -42,7 +44,7 @@ class NoticeOut(BaseModel):
 
     number: str
     title: str
-    status: Literal["published", "withdrawn"]
+    status: Literal["scheduled", "published", "withdrawn"] = Field(description="scheduled：定时发布，尚未发出")
     pinned: bool
     summary: str
     target: TargetOut

@@ -36,6 +36,8 @@ from miniapp_api.time import iso
 from miniapp_api.org import places
 from miniapp_api.time import local
 from miniapp_api.community.common import next_code
+from miniapp_api.community.links import signed_notice_url
+from miniapp_api.community.links import target_label
 from miniapp_api.notices.sanitize import clean_html
 from miniapp_api.notices.sanitize import to_text
 
@@ -76,15 +78,26 @@ def media_prefix(settings: Settings) -> str:
     return f"{settings.server.public_base_url}/media/"
 
 
-def publish(settings: Settings, *, title: str, body_html: str, image_ids: list[str], target: Target,
-            pinned: bool, expires_at: datetime | None, ack_hours: float | None, publisher_kind: str,
-            publisher_name: str, now: datetime) -> Notice:
-    """Publish a notice to ``target``; returns it (already in the outbox)."""
+#: How far ahead a notice may be scheduled.
+MAX_SCHEDULE_AHEAD = timedelta(days=90)
+
+
+def draft(settings: Settings, *, title: str, body_html: str, image_ids: list[str], target: Target,
+          pinned: bool, expires_at: datetime | None, ack_hours: float | None, publisher_kind: str,
+          publisher_name: str, now: datetime, publish_at: datetime | None = None,
+          ack_required: bool = True) -> tuple[Notice, list[Township]]:
+    """Check a notice and build it, unsaved, as it would be published (``scheduled`` when
+    ``publish_at`` lies ahead), with the units whose groups get it: what :func:`publish` stores
+    and what the console's preview shows."""
     cfg = settings.notices
     if len(body_html) > cfg.body_max_chars:
         raise ValidationFailed(f"body_html：正文不能超过 {cfg.body_max_chars} 字符", field="body_html")
-    if expires_at is not None and expires_at <= now:
-        raise ValidationFailed("expires_at：过期时间应晚于现在", field="expires_at")
+    scheduled = publish_at is not None and publish_at > now
+    if scheduled and publish_at - now > MAX_SCHEDULE_AHEAD:
+        raise ValidationFailed("publish_at：定时发布最多提前 90 天", field="publish_at")
+    start = publish_at if scheduled else now
+    if expires_at is not None and expires_at <= start:
+        raise ValidationFailed("expires_at：过期时间应晚于发布时间", field="expires_at")
     ids = list(dict.fromkeys(image_ids))
     if ids and Upload.select().where(Upload.id.in_(ids)).count() != len(ids):
         raise ValidationFailed("images：图片不存在", field="images")
@@ -93,40 +106,89 @@ def publish(settings: Settings, *, title: str, body_html: str, image_ids: list[s
     escalate = max(timedelta(hours=cfg.escalate_hours), ack * 2)
     units = list(Township.select().order_by(Township.sort_order, Township.id)) if target.level == "county" \
         else [target.township]
+    notice = Notice(
+        number="N0000", title=title, body_html=clean, body_text=to_text(clean), images=ids,
+        level=target.level, township=target.township, community=target.community, grid=target.grid,
+        pinned=pinned, expires_at=expires_at, status="scheduled" if scheduled else "published",
+        publisher_kind=publisher_kind, publisher_name=publisher_name[:60], published_at=start,
+        ack_due_at=start + ack if ack_required else None, escalate_at=start + escalate if ack_required else None,
+    )
+    return notice, units
+
+
+def publish(settings: Settings, *, title: str, body_html: str, image_ids: list[str], target: Target,
+            pinned: bool, expires_at: datetime | None, ack_hours: float | None, publisher_kind: str,
+            publisher_name: str, now: datetime, publish_at: datetime | None = None,
+            ack_required: bool = True) -> Notice:
+    """Publish a notice to ``target`` (already in the outbox), or schedule it for ``publish_at``
+    (the scheduler publishes it then); ``ack_required=False`` asks no unit for 收到."""
+    notice, units = draft(settings, title=title, body_html=body_html, image_ids=image_ids, target=target,
+                          pinned=pinned, expires_at=expires_at, ack_hours=ack_hours, publisher_kind=publisher_kind,
+                          publisher_name=publisher_name, now=now, publish_at=publish_at, ack_required=ack_required)
     with write_tx():
-        notice = Notice.create(
-            number=next_code("N"), title=title, body_html=clean, body_text=to_text(clean), images=ids,
-            level=target.level, township=target.township, community=target.community, grid=target.grid,
-            pinned=pinned, expires_at=expires_at, status="published", publisher_kind=publisher_kind,
-            publisher_name=publisher_name[:60], published_at=now, ack_due_at=now + ack, escalate_at=now + escalate,
-        )
+        notice.number = next_code("N")
+        notice.save(force_insert=True)
         for unit in units:
             NoticeUnit.create(notice=notice, township=unit)
-        event = outbox.record("notice.published", {"number": notice.number}, now=now)
-        Notice.update(publish_event_id=event.id).where(Notice.id == notice.id).execute()
+        if notice.status == "published":
+            event = outbox.record("notice.published", {"number": notice.number}, now=now)
+            Notice.update(publish_event_id=event.id).where(Notice.id == notice.id).execute()
     return Notice.get_by_id(notice.id)
+
+
+def publish_due(notice_id: int, now: datetime) -> bool:
+    """Publish a scheduled notice whose time has come (once; in its own transaction)."""
+    with write_tx():
+        changed = (Notice.update(status="published")
+                   .where((Notice.id == notice_id) & (Notice.status == "scheduled") & (Notice.published_at <= now))
+                   .execute())
+        if changed:
+            number = Notice.select(Notice.number).where(Notice.id == notice_id).scalar()
+            event = outbox.record("notice.published", {"number": number}, now=now)
+            Notice.update(publish_event_id=event.id).where(Notice.id == notice_id).execute()
+    return bool(changed)
+
+
+def acks_required(notice: Notice) -> bool:
+    """Whether the targeted units are asked to acknowledge (收到) the notice."""
+    return notice.ack_due_at is not None
 
 
 def withdraw(notice: Notice, *, by: str, reason: str, now: datetime) -> Notice:
-    """Withdraw (撤回) a published notice everywhere; 409 when it already was."""
+    """Withdraw (撤回) a published or scheduled notice everywhere; 409 when it already was.
+    A scheduled notice withdrawn before its time is never published anywhere."""
     with write_tx():
         changed = (Notice.update(status="withdrawn", withdrawn_at=now, withdrawn_by=by[:60],
                                  withdraw_reason=reason, pinned=False)
-                   .where((Notice.id == notice.id) & (Notice.status == "published")).execute())
+                   .where((Notice.id == notice.id) & Notice.status.in_(("published", "scheduled"))).execute())
         if not changed:
             raise Conflict("该通知已撤回", code="notice_withdrawn")
-        if notice.publish_event_id:
-            # Group messages still waiting (say, behind a rate limit) are never sent.
-            (Delivery.update(state="skipped", last_error="通知已撤回", claimed_until=None)
-             .where((Delivery.event == notice.publish_event_id) & (Delivery.state == "pending")).execute())
+        notice = Notice.get_by_id(notice.id)
+        if not notice.publish_event_id:
+            return notice  # withdrawn before its scheduled time: nobody was told, nobody to tell
+        # Group messages still waiting (say, behind a rate limit) are never sent.
+        (Delivery.update(state="skipped", last_error="通知已撤回", claimed_until=None)
+         .where((Delivery.event == notice.publish_event_id) & (Delivery.state == "pending")).execute())
         outbox.record("notice.withdrawn", {"number": notice.number, "reason": reason, "by": by}, now=now)
     return Notice.get_by_id(notice.id)
+
+
+def card_fields(notice: Notice, settings: Settings) -> dict:
+    """What a group's card of ``notice`` shows (the fields of the bridges' ``NoticeView``);
+    ``ack_due`` is empty when no unit has to acknowledge it."""
+    return dict(number=notice.number, title=notice.title,
+                unit_label=target_label(notice.level, notice.township, notice.community, notice.grid),
+                summary=notice.body_text, publisher=notice.publisher_name, published_at=local(notice.published_at),
+                ack_due=local(notice.ack_due_at) if acks_required(notice) else "",
+                link=signed_notice_url(settings, notice.number), expires_at=local(notice.expires_at),
+                image_count=len(notice.images or []))
 
 
 # --- who sees what --------------------------------------------------------------------------
 
 def visible_to(resident: Resident):
-    """The notices a resident's home place puts in scope (county-wide ones for everybody)."""
+    """The notices a resident's home place puts in scope (county-wide ones for everybody);
+    never a scheduled one, nor one withdrawn before it was published."""
     cond = Notice.level == "county"
     if resident.home_township_id:
         cond |= (Notice.level == "township") & (Notice.township == resident.home_township_id)
@@ -134,7 +196,8 @@ def visible_to(resident: Resident):
         cond |= (Notice.level == "community") & (Notice.community == resident.home_community_id)
     if resident.home_grid_id:
         cond |= (Notice.level == "grid") & (Notice.grid == resident.home_grid_id)
-    return cond
+    shown = (Notice.status == "published") | ((Notice.status == "withdrawn") & Notice.publish_event_id.is_null(False))
+    return cond & shown
 
 
 def audience(notice: Notice):
@@ -198,10 +261,12 @@ def acknowledge(number: str, township: Township, official_name: str, official_id
     """A unit acknowledges (收到) a notice from its group; returns the reply. Idempotent."""
     notice = Notice.get_or_none(Notice.number == number)
     row = NoticeUnit.get_or_none((NoticeUnit.notice == notice) & (NoticeUnit.township == township)) if notice else None
-    if row is None:
+    if row is None or notice.status == "scheduled":
         raise AckRefused(f"找不到发给{township.name}的通知 {number}。")
     if notice.status == "withdrawn":
         raise AckRefused(f"通知 {number} 已撤回，无需确认。")
+    if not acks_required(notice):
+        raise AckRefused(f"通知 {number} 仅供知悉，无需确认收到。")
     if row.acked_at is not None:
         return f"{township.name}已于 {_hm(row.acked_at)} 由 {row.acked_by_name} 确认收到通知 {number}，无需重复确认。"
     with write_tx():

@@ -1,16 +1,20 @@
-"""Small, pure geometry: distances, grid boundaries (WKT or GeoJSON) and point-in-polygon.
+"""Small, pure geometry: distances and grid boundaries (WKT or GeoJSON), on shapely.
 
 Boundaries are stored as GeoJSON text (``Polygon`` or ``MultiPolygon``, positions as
-``[lng, lat]``), whichever form they were imported in. Grids are small (hundreds of metres),
-so planar ray casting on degrees is exact enough; distances use the haversine formula.
-Coordinates are compared as given: the mini-program's ``wx.getLocation`` (GCJ-02) and the
-roster's boundaries must use the same datum.
+``[lng, lat]``), whichever form they were imported in, and must be valid polygons (no
+self-intersecting ring, holes inside their shell). Grids are small (hundreds of metres), so
+planar geometry on degrees is exact enough for containment; distances use the haversine
+formula and areas a local scale. Every coordinate is WGS-84 (docs/grids.md says how GCJ-02
+data is converted before it reaches Tongxin).
 """
 from __future__ import annotations
 
 import json
 import math
-import re
+
+import shapely
+import shapely.errors
+import shapely.geometry
 
 EARTH_RADIUS_M = 6_371_008.8
 MAX_BOUNDARY_CHARS = 200_000
@@ -58,6 +62,15 @@ def _polygon(rings) -> list[list[list[float]]]:
     return [_ring(r) for r in rings]
 
 
+def geometry_from_geojson(data) -> dict:
+    """A GeoJSON geometry dict (Polygon/MultiPolygon, or a Feature holding one), checked for
+    shape, coordinate ranges and size but not validity (:func:`check_valid`)."""
+    geometry = _from_geojson(data)
+    if sum(len(r) for p in polygons(geometry) for r in p) > MAX_VERTICES:
+        raise InvalidBoundary("边界顶点太多")
+    return geometry
+
+
 def _from_geojson(data) -> dict:
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = data.get("geometry")
@@ -73,49 +86,18 @@ def _from_geojson(data) -> dict:
     raise InvalidBoundary("GeoJSON 的 type 应为 Polygon 或 MultiPolygon")
 
 
-_WKT = re.compile(r"^\s*(MULTIPOLYGON|POLYGON)\s*(?:Z\s*|M\s*|ZM\s*)?(\(.*\))\s*$", re.I | re.S)
-
-
-def _parse_wkt_parens(text: str):
-    """``((1 2, 3 4), (…))`` → nested lists of positions."""
-    stack: list[list] = [[]]
-    token = ""
-    for ch in text:
-        if ch == "(":
-            stack.append([])
-        elif ch in ",)":
-            if token.strip():
-                stack[-1].append([float(x) for x in token.split()])
-            token = ""
-            if ch == ")":
-                if len(stack) < 2:
-                    raise ValueError("unbalanced")
-                done = stack.pop()
-                stack[-1].append(done)
-        else:
-            token += ch
-    if len(stack) != 1 or token.strip() or len(stack[0]) != 1:
-        raise ValueError("unbalanced")
-    return stack[0][0]
-
-
 def _from_wkt(text: str) -> dict:
-    m = _WKT.match(text)
-    if not m:
-        raise InvalidBoundary("无法识别的边界：应为 WKT（POLYGON/MULTIPOLYGON）或 GeoJSON")
     try:
-        body = _parse_wkt_parens(m.group(2))
-    except ValueError:
-        raise InvalidBoundary("WKT 格式不正确（括号或数字有误）") from None
-    if m.group(1).upper() == "POLYGON":
-        return {"type": "Polygon", "coordinates": _polygon(body)}
-    if not isinstance(body, list) or not body:
-        raise InvalidBoundary("MULTIPOLYGON 不能为空")
-    return {"type": "MultiPolygon", "coordinates": [_polygon(p) for p in body]}
+        shp = shapely.from_wkt(text)
+    except (shapely.errors.GEOSException, ValueError, TypeError):
+        raise InvalidBoundary("无法识别的边界：应为 WKT（POLYGON/MULTIPOLYGON，括号和数字要完整）或 GeoJSON") from None
+    if shp is None or shp.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidBoundary("边界应为 POLYGON 或 MULTIPOLYGON")
+    return shapely.geometry.mapping(shp)
 
 
 def parse_boundary(text: str) -> dict:
-    """A GeoJSON geometry dict from WKT or GeoJSON text; raises :class:`InvalidBoundary`."""
+    """A valid GeoJSON geometry dict from WKT or GeoJSON text; raises :class:`InvalidBoundary`."""
     text = (text or "").strip()
     if not text:
         raise InvalidBoundary("边界为空")
@@ -126,11 +108,10 @@ def parse_boundary(text: str) -> dict:
             data = json.loads(text)
         except ValueError:
             raise InvalidBoundary("GeoJSON 不是有效的 JSON") from None
-        geometry = _from_geojson(data)
+        geometry = geometry_from_geojson(data)
     else:
-        geometry = _from_wkt(text)
-    if sum(len(r) for p in polygons(geometry) for r in p) > MAX_VERTICES:
-        raise InvalidBoundary("边界顶点太多")
+        geometry = geometry_from_geojson(_from_wkt(text))
+    check_valid(geometry)
     return geometry
 
 
@@ -146,42 +127,72 @@ def polygons(geometry: dict) -> list:
     return list(geometry["coordinates"])
 
 
-def _in_ring(lng: float, lat: float, ring: list) -> bool:
-    inside = False
-    j = len(ring) - 1
-    for i in range(len(ring)):
-        xi, yi = ring[i][0], ring[i][1]
-        xj, yj = ring[j][0], ring[j][1]
-        if (yi > lat) != (yj > lat) and lng < (xj - xi) * (lat - yi) / (yj - yi) + xi:
-            inside = not inside
-        j = i
-    return inside
+def shape_of(geometry: dict):
+    """The shapely geometry of a parsed boundary (x = longitude, y = latitude)."""
+    return shapely.geometry.shape(geometry)
+
+
+# GEOS's reasons for an invalid polygon, in the words an administrator reads.
+_REASONS = {
+    "Self-intersection": "边界自相交（边与边交叉，或多个部分相互重叠）",
+    "Ring Self-intersection": "边界的环自相交",
+    "Hole lies outside shell": "内环（洞）不在外环之内",
+    "Nested holes": "内环（洞）相互嵌套",
+    "Interior is disconnected": "内环把多边形分成了互不相连的几块",
+    "Nested shells": "多边形的几个部分相互嵌套",
+    "Duplicate Rings": "有重复的环",
+    "Too few points": "顶点太少",
+    "Invalid Coordinate": "坐标无效",
+}
+
+
+def check_valid(geometry: dict):
+    """The shapely geometry of ``geometry`` if it is a valid (multi)polygon with an area;
+    raises :class:`InvalidBoundary` naming the problem and where it is."""
+    shp = shape_of(geometry)
+    reason = shapely.is_valid_reason(shp)
+    if reason != "Valid Geometry":
+        key, _, where = reason.partition("[")
+        text = _REASONS.get(key.strip(), f"边界无效（{key.strip()}）")
+        if where:
+            x, _, y = where.rstrip("]").partition(" ")
+            text += f"，约在 经度 {float(x):.6f}、纬度 {float(y):.6f} 处"
+        raise InvalidBoundary(text)
+    if shp.is_empty or shp.area <= 0:
+        raise InvalidBoundary("多边形面积为零（顶点重合或共线）")
+    return shp
 
 
 def contains(geometry: dict, lat: float, lng: float) -> bool:
-    """Whether the point lies inside the geometry (inside an outer ring, outside its holes)."""
-    for rings in polygons(geometry):
-        if _in_ring(lng, lat, rings[0]) and not any(_in_ring(lng, lat, hole) for hole in rings[1:]):
-            return True
-    return False
+    """Whether the point lies in the geometry: inside or on its boundary, not in a hole."""
+    return shape_of(geometry).covers(shapely.Point(lng, lat))
+
+
+def centre_of(shp) -> tuple[float, float]:
+    """``(lat, lng)`` of a (multi)polygon's centre: the centroid of its largest part, or a
+    point surely inside that part when the centroid falls outside it (a crescent, an L)."""
+    parts = list(shp.geoms) if hasattr(shp, "geoms") else [shp]
+    largest = max(parts, key=lambda p: p.area)
+    c = largest.centroid
+    if not largest.covers(c):
+        c = largest.point_on_surface()
+    return c.y, c.x
 
 
 def centroid(geometry: dict) -> tuple[float, float]:
-    """``(lat, lng)`` of the area centroid of the largest polygon's outer ring."""
-    best = None
-    for rings in polygons(geometry):
-        ring = rings[0]
-        a = cx = cy = 0.0
-        for (x0, y0), (x1, y1) in zip((p[:2] for p in ring[:-1]), (p[:2] for p in ring[1:]), strict=True):
-            cross = x0 * y1 - x1 * y0
-            a += cross
-            cx += (x0 + x1) * cross
-            cy += (y0 + y1) * cross
-        if a == 0:  # degenerate: the mean of the vertices
-            xs, ys = [p[0] for p in ring[:-1]], [p[1] for p in ring[:-1]]
-            c = (sum(ys) / len(ys), sum(xs) / len(xs))
-        else:
-            c = (cy / (3 * a), cx / (3 * a))
-        if best is None or abs(a) > best[0]:
-            best = (abs(a), c)
-    return best[1]
+    """``(lat, lng)`` of a parsed boundary's centre (see :func:`centre_of`)."""
+    return centre_of(shape_of(geometry))
+
+
+def metres_per_degree(lat: float) -> tuple[float, float]:
+    """Metres per degree of latitude and of longitude near ``lat`` (for small areas)."""
+    m = math.pi * EARTH_RADIUS_M / 180
+    return m, m * max(0.01, math.cos(math.radians(lat)))
+
+
+def area_m2(shp) -> float:
+    """The approximate area of a small shapely geometry given in degrees, in square metres."""
+    if shp.is_empty:
+        return 0.0
+    my, mx = metres_per_degree(shp.centroid.y)
+    return shp.area * mx * my

@@ -2,17 +2,13 @@
 coordinates, and the scope rules every notice and campaign list follows.
 
 Locating: a grid whose boundary contains the point wins; otherwise the grid with the nearest
-centre point within ``campaigns.locate_max_km``. Boundaries are parsed once and cached; the
-cache is refreshed whenever the set of boundaries changes (a cheap fingerprint query).
+centre point within ``campaigns.locate_max_km``: the routing function of reports
+(``miniapp_api.org.routing``), without a township or a home grid.
 """
 from __future__ import annotations
 
-import math
 import re
-import threading
 from dataclasses import dataclass
-
-from peewee import fn
 
 from miniapp_api.db import write_tx
 from miniapp_api.errors import NotFound
@@ -22,6 +18,7 @@ from miniapp_api.models import Grid
 from miniapp_api.models import Resident
 from miniapp_api.models import Township
 from miniapp_api.org import geo
+from miniapp_api.org import routing
 
 _CODE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # unit codes (config.py)
 
@@ -31,7 +28,7 @@ class Located:
     """Where a point falls: its grid (or nearest) and how it was found."""
 
     grid: Grid
-    method: str  # "boundary" or "nearest_center"
+    method: str  # "boundary" or "nearest_centre" (routing.Rule)
     distance_m: float | None = None
 
 
@@ -106,75 +103,54 @@ def home_out(resident: Resident) -> dict:
 
 # --- locating -------------------------------------------------------------------------------
 
-_cache_lock = threading.Lock()
-_cache: dict = {"fingerprint": None, "items": []}
-
-
-def _fingerprint() -> tuple:
-    row = (Grid.select(fn.COUNT(Grid.id), fn.SUM(Grid.id), fn.SUM(fn.LENGTH(Grid.boundary)))
-           .where(Grid.boundary.is_null(False)).tuples().first())
-    return tuple(row or ())
-
-
-def _boundaries() -> list[tuple[int, tuple[float, float, float, float], dict]]:
-    """``(grid id, (min lng, min lat, max lng, max lat), geometry)`` of every grid with a boundary."""
-    fp = _fingerprint()
-    with _cache_lock:
-        if _cache["fingerprint"] == fp:
-            return _cache["items"]
-    items = []
-    for gid, text in Grid.select(Grid.id, Grid.boundary).where(Grid.boundary.is_null(False)).tuples():
-        try:
-            geometry = geo.parse_boundary(text)
-        except geo.InvalidBoundary:
-            continue  # stored before validation existed; ignored rather than fatal
-        xs = [p[0] for poly in geo.polygons(geometry) for p in poly[0]]
-        ys = [p[1] for poly in geo.polygons(geometry) for p in poly[0]]
-        items.append((gid, (min(xs), min(ys), max(xs), max(ys)), geometry))
-    with _cache_lock:
-        _cache.update(fingerprint=fp, items=items)
-    return items
-
 
 def locate(lat: float, lng: float, max_km: float) -> Located | None:
-    """The grid at ``(lat, lng)``: by boundary, else by the nearest centre within ``max_km``."""
-    for gid, (x0, y0, x1, y1), geometry in _boundaries():
-        if x0 <= lng <= x1 and y0 <= lat <= y1 and geo.contains(geometry, lat, lng):
-            grid = Grid.get_or_none(Grid.id == gid)
-            if grid is not None:
-                return Located(grid, "boundary", None)
-    dlat = max_km / 111.0
-    dlng = max_km / (111.0 * max(0.01, math.cos(math.radians(lat))))
-    best: tuple[float, int] | None = None
-    rows = (Grid.select(Grid.id, Grid.center_lat, Grid.center_lng)
-            .where(Grid.center_lat.between(lat - dlat, lat + dlat) & Grid.center_lng.between(lng - dlng, lng + dlng))
-            .tuples())
-    for gid, clat, clng in rows:
-        d = geo.haversine_m(lat, lng, clat, clng)
-        if d <= max_km * 1000 and (best is None or d < best[0]):
-            best = (d, gid)
-    if best is None:
+    """The grid at ``(lat, lng)``: by boundary, else by the nearest centre within ``max_km``
+    (in any township). The same routing function as reports (``miniapp_api.org.routing``)."""
+    found = routing.route(lat, lng, max_metres=max_km * 1000)
+    if found.grid is None:
         return None
-    return Located(Grid.get_by_id(best[1]), "nearest_center", round(best[0], 1))
+    distance = round(found.distance_m, 1) if found.distance_m is not None else None
+    return Located(Grid.get_by_id(found.grid.id), str(found.rule), distance)
+
+
+def geometry_values(grid: Grid, geometry: dict | None, center: tuple[float, float] | None) -> dict:
+    """The column values that give ``grid`` the parsed boundary ``geometry`` (None: leave it)
+    and ``center``; only what differs from the row.
+
+    Without a centre, a new boundary keeps the grid's centre if it lies inside it, else the
+    boundary's own centre (its centroid, or a point inside it) becomes the centre.
+    """
+    values: dict = {}
+    if geometry is not None:
+        text = geo.dumps(geometry)
+        if text != grid.boundary:
+            values["boundary"] = text
+        if center is None:
+            has = grid.center_lat is not None and grid.center_lng is not None
+            if not (has and geo.contains(geometry, grid.center_lat, grid.center_lng)):
+                center = geo.centroid(geometry)
+    if center is not None and (grid.center_lat, grid.center_lng) != tuple(center):
+        values["center_lat"], values["center_lng"] = center
+    return values
 
 
 def set_grid_geometry(grid: Grid, boundary_text: str | None, center: tuple[float, float] | None) -> Grid:
-    """Store a grid's boundary (WKT or GeoJSON, stored as GeoJSON) and centre point.
+    """Store a grid's boundary (WKT or GeoJSON, stored as GeoJSON; empty text removes it) and
+    centre point (see :func:`geometry_values`). Raises ``InvalidBoundary``.
 
-    Without a centre, a boundary's centroid becomes the centre. Raises ``InvalidBoundary``.
+    It checks the boundary alone; ``grid_import.save_geometry`` also checks it against the
+    other grids (overlaps, distance from its township), as the console does.
     """
-    values: dict = {}
-    if boundary_text is not None:
-        if boundary_text.strip():
-            geometry = geo.parse_boundary(boundary_text)
-            values["boundary"] = geo.dumps(geometry)
-            if center is None:
-                center = geo.centroid(geometry)
-        else:
-            values["boundary"] = None
-    if center is not None:
-        values["center_lat"], values["center_lng"] = center
+    if boundary_text is not None and not boundary_text.strip():
+        values = {"boundary": None} if grid.boundary is not None else {}
+        if center is not None:
+            values.update(center_lat=center[0], center_lng=center[1])
+    else:
+        geometry = geo.parse_boundary(boundary_text) if boundary_text is not None else None
+        values = geometry_values(grid, geometry, center)
     if values:
         with write_tx():
             Grid.update(**values).where(Grid.id == grid.id).execute()
+            routing.touch()  # every process's routing index rebuilds
     return Grid.get_by_id(grid.id)

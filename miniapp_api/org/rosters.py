@@ -2,24 +2,20 @@
 
 Imports and exports go through :mod:`miniapp_api.org.roster_import`, the same code as
 ``tongxin import-org``: all or nothing, errors per line, idempotent. A unit administrator may
-import only rows of their own unit (checked here, before the import runs) and exports only
+import only rows of their own unit (checked on the parsed rows, inside the import) and exports only
 their own unit's rows.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime
 
 from miniapp_api.db import write_tx
 from miniapp_api.models import Category
 from miniapp_api.models import Official
-from miniapp_api.models import Township
 from miniapp_api.org.roster_import import ImportFailed
 from miniapp_api.org.roster_import import ImportResult
 from miniapp_api.org.roster_import import RowError
-from miniapp_api.org.roster_import import _read_text
 from miniapp_api.org.roster_import import export_org
 from miniapp_api.org.roster_import import import_org
 from miniapp_api import audit
@@ -31,41 +27,27 @@ _CODE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
-def _scope_errors(text: str, township: Township) -> list[RowError]:
-    """Rows naming another unit than ``township`` (a unit administrator's import)."""
-    errors = []
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for i, record in enumerate(reader):
-            if i == 0 or not any(c.strip() for c in record):
-                continue
-            value = record[0].strip() if record else ""
-            if value not in (township.code, township.name):
-                errors.append(RowError(reader.line_num, f"只能导入本单位（{township.name}）的数据，这一行是“{value}”"))
-    except csv.Error:
-        pass  # the import reports the format error itself
-    return errors
-
-
 def import_roster(who: Who, data: bytes, *, dry_run: bool, scope: str | None, filename: str, now: datetime) -> ImportResult:
-    """Run the import (or its dry run); raises ImportFailed with every error by line."""
+    """Run the import (or its dry run) of the CSV ``data``; raises ImportFailed with every
+    error by line. Every attempt is audited: ``roster.import``, ``roster.preview`` (a dry
+    run) or ``roster.import_refused``."""
     if not data:
         raise ImportFailed([RowError(0, "请选择一个 CSV 文件")])
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportFailed([RowError(0, "文件太大（最多 5 MB）")])
-    text = _read_text(data)
-    if scope:
-        township = Township.get(Township.code == scope)
-        errors = _scope_errors(text, township)
-        if errors:
-            raise ImportFailed(errors)
-    result = import_org(text, dry_run=dry_run)
-    if not dry_run:
+    target = f"roster:{filename[:60]}"
+    try:
+        result = import_org(data, dry_run=dry_run, unit=scope)
+    except ImportFailed as err:
         with write_tx():
-            audit.record(who, "roster.import", target=f"roster:{filename[:60]}", township=scope,
-                         after={"rows": result.rows, "communities_created": result.communities_created,
-                                "grids_created": result.grids_created, "officials_created": result.officials_created,
-                                "officials_updated": result.officials_updated}, now=now)
+            audit.record(who, "roster.import_refused", target=target, township=scope,
+                         after={"dry_run": dry_run, "errors": len(err.errors)}, now=now)
+        raise
+    with write_tx():
+        audit.record(who, "roster.preview" if dry_run else "roster.import", target=target, township=scope,
+                     after={"rows": result.rows, "communities_created": result.communities_created,
+                            "grids_created": result.grids_created, "officials_created": result.officials_created,
+                            "officials_updated": result.officials_updated}, now=now)
     return result
 
 
@@ -118,12 +100,14 @@ def _category_values(form: dict) -> dict:
         sort_order = 0
     if errors:
         raise FormError(errors)
-    return {"name": name, "level": level, "active": bool(form.get("active")), "sort_order": sort_order, **hours}
+    return {"name": name, "level": level, "active": bool(form.get("active")), "sort_order": sort_order,
+            "needs_proof": bool(form.get("needs_proof")), **hours}
 
 
 def _category_dict(c: Category) -> dict:
     return {"code": c.code, "name": c.name, "level": c.level, "accept_hours": c.accept_hours,
-            "resolve_hours": c.resolve_hours, "active": c.active, "sort_order": c.sort_order}
+            "resolve_hours": c.resolve_hours, "active": c.active, "sort_order": c.sort_order,
+            "needs_proof": c.needs_proof}
 
 
 def save_category(who: Who, code: str | None, form: dict, now: datetime) -> Category:

@@ -19,6 +19,11 @@ transaction:
 All or nothing, like ``import-org``: any conflict and nothing is applied (the report says
 why); ``dry_run`` checks and counts and applies nothing either way.
 
+A sync that would mark more than ``[dingtalk] sync_max_left_share`` (10 %) of the active
+officials as left is refused too, unless ``force`` (``tongxin sync-dingtalk --force``): an
+app whose contact scope (通讯录权限范围) covers only part of the organisation, or a listing
+that misses deeper departments, looks exactly like a mass departure.
+
 :func:`handle_org_event` keeps the roster in sync between syncs: the worker runs it for each
 ``user_add_org`` / ``user_modify_org`` / ``user_leave_org`` / ``chat_disband`` event that
 ``POST /callbacks/dingtalk/events`` queued.
@@ -117,11 +122,14 @@ class SyncResult:
     unmatched_official_samples: list[dict] = field(default_factory=list)
     left_samples: list[dict] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    active_officials: int = 0
+    #: Set when more officials would be marked as left than the configured share allows.
+    too_many_left: str = ""
 
     @property
     def ok(self) -> bool:
-        """True when nothing conflicted."""
-        return not self.conflicts
+        """True when nothing conflicted and the share of leavers is within the limit."""
+        return not self.conflicts and not self.too_many_left
 
     def as_dict(self) -> dict:
         """The report as a JSON-able dict."""
@@ -295,15 +303,33 @@ def _plan(members: dict[str, Member], result: SyncResult, now: datetime) -> list
     return updates
 
 
+DEFAULT_MAX_LEFT_SHARE = 0.10
+
+
+def _check_left_share(result: SyncResult, max_share: float, force: bool) -> None:
+    """Note in ``result`` when the sync would mark too many active officials as left."""
+    result.active_officials = Official.select().where(Official.active == True).count()  # noqa: E712
+    if result.left and result.left > max_share * result.active_officials:
+        result.too_many_left = (
+            f"本次同步会把 {result.left} 名在职人员（共 {result.active_officials} 名，超过 {max_share:.0%}）"
+            "标记为已离开组织；这通常是应用的通讯录权限范围不全。请先检查权限范围"
+            + ("（已用 --force 强制执行）" if force else "；确认无误请用 tongxin sync-dingtalk --force"))
+
+
 def sync_dingtalk(dry_run: bool = False, *, client: Directory | None = None, settings=None,
-                  source: str = "cli", actor: str = "", now: datetime | None = None) -> SyncResult:
+                  source: str = "cli", actor: str = "", now: datetime | None = None,
+                  force: bool = False) -> SyncResult:
     """Read the organisation from DingTalk and apply it to the roster, all or nothing.
 
     :param dry_run: read, match and count; apply nothing.
+    :param force: apply even when more than ``[dingtalk] sync_max_left_share`` of the active
+        officials would be marked as left.
     :returns: the report (``applied`` tells whether it was written).
-    :raises SyncFailed: DingTalk could not be read, the organisation looks empty, or there are
-        conflicts (``err.result`` holds the full report); nothing was applied.
+    :raises SyncFailed: DingTalk could not be read, the organisation looks empty, there are
+        conflicts, or too many officials would be marked as left without ``force``
+        (``err.result`` holds the full report); nothing was applied.
     """
+    max_share = settings.dingtalk.sync_max_left_share if settings is not None else DEFAULT_MAX_LEFT_SHARE
     now = now or utcnow()
     own = client is None
     if own:
@@ -329,9 +355,11 @@ def sync_dingtalk(dry_run: bool = False, *, client: Directory | None = None, set
         raise SyncFailed("钉钉通讯录里没有任何成员（应用的通讯录权限范围可能不对）；没有做任何修改", result)
     try:
         with write_tx():
-            for _kind, values, official in _plan(members, result, now):
+            plan = _plan(members, result, now)
+            _check_left_share(result, max_share, force)
+            for _kind, values, official in plan:
                 Official.update(**values).where(Official.id == official.id).execute()
-            if dry_run or result.conflicts:
+            if dry_run or result.conflicts or (result.too_many_left and not force):
                 raise _Rollback
             result.applied = True
     except _Rollback:
@@ -339,6 +367,8 @@ def sync_dingtalk(dry_run: bool = False, *, client: Directory | None = None, set
     _record(source, actor, dry_run, result, now)
     if result.conflicts and not dry_run:
         raise SyncFailed(f"发现 {len(result.conflicts)} 处冲突，没有做任何修改", result)
+    if result.too_many_left and not force and not dry_run:
+        raise SyncFailed(f"{result.too_many_left}；没有做任何修改", result)
     return result
 
 
@@ -360,6 +390,8 @@ def format_result(result: SyncResult) -> str:
     """A short bilingual summary for the command line."""
     if result.conflicts and not result.dry_run:
         head = f"同步失败，未做任何修改 / sync failed, nothing applied: {len(result.conflicts)} 处冲突 / conflicts"
+    elif result.too_many_left and not result.dry_run and not result.applied:
+        head = "同步被拒绝，未做任何修改 / sync refused, nothing applied: too many officials would be marked as left"
     elif result.dry_run:
         head = "试运行，未写入任何数据 / dry run, nothing written"
     else:
@@ -375,6 +407,8 @@ def format_result(result: SyncResult) -> str:
         f"  冲突 conflicts: {len(result.conflicts)}",
     ]
     lines += [f"    - {c.message}" for c in result.conflicts]
+    if result.too_many_left:
+        lines.append(f"  注意 / warning: {result.too_many_left}")
     if result.left_samples:
         lines.append("  离开组织 / left: " + "、".join(s["name"] for s in result.left_samples))
     return "\n".join(lines)

@@ -10,6 +10,14 @@
 * :class:`TooManyPixels` (an ``InvalidImage``) — the header declares more pixels than
   ``uploads.max_pixels``; refused after reading the header, before anything is decoded.
 
+Decoding is bounded in memory. ``max_pixels`` is the most pixels ever decoded, not only the
+most a header may declare: a PNG or WebP above it is refused; a JPEG above it (a 48 MP phone
+photo) is decoded reduced on load, at 1/2, 1/4 or 1/8 of its size, by libjpeg's DCT scaling
+(Pillow's draft mode), so its full-size pixels never exist in memory — and refused only when
+even 1/8 is too large. :func:`run_decode` bounds how many pictures one process decodes at
+once, on a few threads of its own; callers read the upload's bytes there too, so waiting
+uploads stay in werkzeug's spooled temporary files rather than in memory.
+
 Every accepted picture is decoded and encoded again. That is what guarantees the stored file
 is a plain image: EXIF (with its GPS position), XMP, ICC profiles and anything appended to
 the file do not survive, because only pixels are copied. EXIF orientation is applied first so
@@ -18,8 +26,15 @@ their first frame.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import io
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from PIL import Image
 from PIL import ImageCms
@@ -43,6 +58,68 @@ class InvalidImage(ImageError):
 
 class TooManyPixels(InvalidImage):
     """The header declares more pixels than allowed."""
+
+
+class Busy(Exception):
+    """No decode slot became free in time (too many uploads at once in this process)."""
+
+
+#: JPEG reduction factors libjpeg can apply while decoding (DCT scaling).
+JPEG_REDUCTIONS = (1, 2, 4, 8)
+
+T = TypeVar("T")
+
+
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere: musl, macOS)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _libc_malloc_trim()
+
+
+def _decode_and_trim(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    finally:
+        if _malloc_trim is not None:
+            # Give the freed pixel buffers back to the system now: glibc keeps them in the
+            # thread's heap otherwise, and the next picture's buffers rarely fit the holes.
+            _malloc_trim(0)
+
+_slots_lock = threading.Lock()
+_slots: tuple[int, threading.BoundedSemaphore, ThreadPoolExecutor] | None = None
+
+
+def _decoders(concurrency: int) -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
+    global _slots
+    with _slots_lock:
+        if _slots is None or _slots[0] != concurrency:
+            _slots = (concurrency, threading.BoundedSemaphore(concurrency),
+                      ThreadPoolExecutor(concurrency, thread_name_prefix="decode"))
+        return _slots[1], _slots[2]
+
+
+def run_decode(fn: Callable[[], T], *, concurrency: int, wait_seconds: float) -> T:
+    """Run ``fn`` (read, decode and encode one picture) on one of this process's
+    ``concurrency`` decode threads, waiting at most ``wait_seconds`` for a free one
+    (:class:`Busy`); return what it returns, raise what it raises.
+
+    A semaphore bounds the pictures in memory at once. The decoding itself always runs on the
+    same few threads: glibc gives each thread that allocates its own heap (arena) and keeps
+    what was freed there, so 16 request threads each decoding a 48 MB picture in turn would
+    each keep ~50 MB for good (measured: 1.1 GB for one worker); two decode threads keep two.
+    """
+    slots, pool = _decoders(concurrency)
+    if not slots.acquire(timeout=wait_seconds):
+        raise Busy("no decode slot free")
+    try:
+        return pool.submit(_decode_and_trim, fn).result()
+    finally:
+        slots.release()
 
 
 @dataclass(frozen=True)
@@ -95,7 +172,8 @@ def _raise_pillow_limit(max_pixels: int) -> None:
 
 def _open(data: bytes, fmt: _Format, max_pixels: int) -> Image.Image:
     """Read the header only (no pixel data) and check the format and the pixel count."""
-    _raise_pillow_limit(max_pixels)
+    # A JPEG may declare up to 64 times the budget: it is then decoded at 1/8.
+    _raise_pillow_limit(max_pixels * JPEG_REDUCTIONS[-1] ** 2)
     try:
         img = Image.open(io.BytesIO(data), formats=list(fmt.pillow))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -109,8 +187,25 @@ def _open(data: bytes, fmt: _Format, max_pixels: int) -> Image.Image:
     if width < 1 or height < 1:
         raise InvalidImage("图片尺寸无效")
     if width * height > max_pixels:
-        raise TooManyPixels(f"图片像素太多（{width}×{height}），请压缩后再上传")
+        scale = _jpeg_reduction(img, width, height, max_pixels)
+        if scale is None:
+            raise TooManyPixels(f"图片像素太多（{width}×{height}），请压缩后再上传")
+        # Decode at 1/scale: the requested size makes Pillow pick exactly this factor.
+        img.draft(None, (width // scale, height // scale))
+        if img.size[0] * img.size[1] > max_pixels:  # a decoder that would not reduce
+            raise TooManyPixels(f"图片像素太多（{width}×{height}），请压缩后再上传")
     return img
+
+
+def _jpeg_reduction(img: Image.Image, width: int, height: int, max_pixels: int) -> int | None:
+    """The smallest JPEG reduction that brings the decoded picture within ``max_pixels``, or
+    None (not a JPEG, or too large even at 1/8)."""
+    if img.format not in ("JPEG", "MPO"):
+        return None
+    for scale in JPEG_REDUCTIONS[1:]:
+        if math.ceil(width / scale) * math.ceil(height / scale) <= max_pixels:
+            return scale
+    return None
 
 
 def _to_srgb(img: Image.Image) -> Image.Image:
@@ -141,8 +236,10 @@ def _normalise_mode(img: Image.Image, ext: str) -> Image.Image:
 def _decode(img: Image.Image, ext: str) -> Image.Image:
     """Decode every pixel, upright, in a plain mode, as a new image with no metadata."""
     img.load()  # a truncated or corrupt file fails here
-    upright = ImageOps.exif_transpose(img)  # always a new image, never ``img`` itself
-    clean = _normalise_mode(_to_srgb(upright), ext)
+    # In place: a picture with no orientation to apply is not copied (a copy of a 16 MP
+    # picture is 48 MB more). ``img`` is ours alone, made from the uploaded bytes.
+    ImageOps.exif_transpose(img, in_place=True)
+    clean = _normalise_mode(_to_srgb(img), ext)
     # Savers fall back to ``info`` for some metadata (PNG copies its ICC profile); pixels
     # with an empty info carry nothing from the original file.
     clean.info = {}
@@ -152,7 +249,9 @@ def _decode(img: Image.Image, ext: str) -> Image.Image:
 def _encode(img: Image.Image, ext: str) -> bytes:
     out = io.BytesIO()
     if ext == "jpg":
-        img.save(out, "JPEG", quality=JPEG_QUALITY, optimize=True)
+        # No ``optimize``: its second Huffman pass keeps every DCT coefficient of the picture
+        # in memory (96 MB for 16 MP) to save a few per cent of file size.
+        img.save(out, "JPEG", quality=JPEG_QUALITY)
     elif ext == "png":
         img.save(out, "PNG")
     else:
@@ -182,7 +281,8 @@ def process_image(data: bytes, *, max_pixels: int, thumbnail_px: int) -> Process
     """Validate ``data`` as a JPEG/PNG/WebP photo and return it re-encoded without metadata.
 
     :param data: the uploaded bytes, already limited in size by the caller.
-    :param max_pixels: refuse pictures whose header declares more pixels than this.
+    :param max_pixels: the most pixels decoded: a larger JPEG is reduced on load (1/2, 1/4,
+        1/8), any other larger picture is refused from its header.
     :param thumbnail_px: the thumbnail fits in a square of this many pixels.
     :raises UnsupportedImage: not one of the accepted formats (judged by content).
     :raises TooManyPixels: too many pixels (checked before decoding).
@@ -196,10 +296,10 @@ def process_image(data: bytes, *, max_pixels: int, thumbnail_px: int) -> Process
     fmt = _FORMATS[kind]
     img = _open(data, fmt, max_pixels)
     try:
-        with img:
+        with img:  # (``clean`` may be ``img`` itself: use it before the file is let go)
             clean = _decode(img, fmt.ext)
-        encoded = _encode(clean, fmt.ext)
-        thumb = _thumbnail(clean, thumbnail_px)
+            encoded = _encode(clean, fmt.ext)
+            thumb = _thumbnail(clean, thumbnail_px)
     except ImageError:
         raise
     except MemoryError:

@@ -10,6 +10,8 @@
        │     (accept)        │
        └──reject──▶ rejected └── transfer (from accepted too)
 
+    pending / accepted / transferred ──merge──▶ merged (goes on as ``merged_into``)
+
 Every channel (WeChat, DingTalk, the console, the system's own passes) changes a report only
 through :func:`apply`. It checks the transition table, updates the row with a compare-and-set
 on the old status (two officials pressing 受理 at once: one wins, the other gets
@@ -27,10 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from peewee import Select
+
 from miniapp_api import outbox
 from miniapp_api.db import database
+from miniapp_api.db import is_postgres
 from miniapp_api.db import write_tx
 from miniapp_api.errors import Conflict
+from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.models import TimelineEntry
 from miniapp_api.prepared import Param
@@ -46,6 +52,7 @@ class Status(StrEnum):
     RESOLVED = "resolved"        # 已办结
     CLOSED = "closed"            # 已评价/已关闭
     REJECTED = "rejected"        # 不予受理
+    MERGED = "merged"            # 已合并 (a duplicate that goes on as another report)
 
 
 class Action(StrEnum):
@@ -59,6 +66,11 @@ class Action(StrEnum):
     RATE = "rate"          # 评价
     REOPEN = "reopen"      # 重新办理
     CLOSE = "close"        # 自动关闭 (no rating within the allowed days)
+    MERGE = "merge"        # 合并 (a duplicate goes on as another report; on the main one, a step)
+    SUPPORT = "support"    # 我也遇到 (a step: a resident follows the report)
+    PROOF = "proof"        # 办结照片 (a step: an official attaches completion photos)
+    ASSIGN = "assign"      # 指派网格 (a step: township staff set the report's grid)
+    WITHDRAW_PHOTO = "withdraw_photo"  # 撤下照片 (a step: WeChat's image check judged a photo risky)
     # Steps of the escalation ladder (miniapp_api.deadlines): timeline entries that leave the
     # status as it is (see note_step).
     REMIND = "remind"        # 催办: the post on duty is reminded before a deadline
@@ -88,10 +100,13 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.RESOLVED, Action.RATE): Status.CLOSED,
     (Status.RESOLVED, Action.REOPEN): Status.ACCEPTED,
     (Status.RESOLVED, Action.CLOSE): Status.CLOSED,
+    (Status.PENDING, Action.MERGE): Status.MERGED,
+    (Status.ACCEPTED, Action.MERGE): Status.MERGED,
+    (Status.TRANSFERRED, Action.MERGE): Status.MERGED,
 }
 
 OPEN_STATUSES = frozenset({Status.PENDING, Status.ACCEPTED, Status.TRANSFERRED})
-FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED})
+FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.MERGED})
 
 STATUS_LABELS = {
     Status.PENDING: "待受理",
@@ -100,6 +115,7 @@ STATUS_LABELS = {
     Status.RESOLVED: "已办结",
     Status.CLOSED: "已评价",
     Status.REJECTED: "不予受理",
+    Status.MERGED: "已合并",
 }
 
 ACTION_LABELS = {
@@ -111,6 +127,11 @@ ACTION_LABELS = {
     Action.RATE: "评价",
     Action.REOPEN: "重新办理",
     Action.CLOSE: "自动关闭",
+    Action.MERGE: "合并",
+    Action.SUPPORT: "我也遇到",
+    Action.PROOF: "附办结照片",
+    Action.ASSIGN: "指派网格",
+    Action.WITHDRAW_PHOTO: "撤下照片",
     Action.REMIND: "催办",
     Action.HANDOVER: "AB岗交接",
     Action.ESCALATE: "逐级上报",
@@ -204,9 +225,25 @@ _INSERT_REPORT = Prepared(lambda: Report.insert(
     **{f.name: Param(f.name, f) for f in Report._meta.sorted_fields if not f.primary_key}).returning(Report.id))
 _INSERT_ENTRY = Prepared(lambda: TimelineEntry.insert(
     **{f.name: Param(f.name, f) for f in TimelineEntry._meta.sorted_fields if not f.primary_key}))
+_ENTRY_FIELDS = [f for f in TimelineEntry._meta.sorted_fields if not f.primary_key and f.name != "report"]
 
 
-def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: dict | None = None) -> Report:
+def _insert_all():
+    """On PostgreSQL, the report, its first entry and its outbox event in one statement
+    (data-modifying CTEs share the new report's id); returns the report's id."""
+    new = Report.insert(**{f.name: Param(f.name, f) for f in Report._meta.sorted_fields
+                           if not f.primary_key}).returning(Report.id).cte("new_report")
+    entry = TimelineEntry.insert_from(
+        Select((new,), [new.c.id] + [Param(f"entry_{f.name}", f) for f in _ENTRY_FIELDS]),
+        [TimelineEntry.report] + _ENTRY_FIELDS).cte("new_entry")
+    return outbox.insert_for(new, new.c.id).returning(OutboxEvent.report).with_cte(new, entry)
+
+
+_INSERT_ALL = Prepared(_insert_all)
+
+
+def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: dict | None = None,
+           note: str = "") -> Report:
     """Insert a new report (``pending``) with its deadline clock, its first timeline entry and
     its outbox event; returns it with its id.
 
@@ -214,7 +251,8 @@ def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: 
     ``category`` and ``township`` best as instances, which cost no query). Call inside a
     write transaction. ``plan`` is the deadline plan :func:`plan_submission` made for
     it; a caller makes it beforehand to keep its reads out of the write lock, otherwise it
-    is made here. When the content check has not run yet (``checked`` false) the event asks
+    is made here. ``note`` is the first entry's note (how the report was routed to its grid).
+    When the content check has not run yet (``checked`` false) the event asks
     the worker to check it first; no group sees the report before that.
     """
     if not database.in_transaction():
@@ -222,16 +260,20 @@ def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: 
     report.status = Status.PENDING
     report.__data__.update(plan if plan is not None else plan_submission(report, now))
     data = report.__data__
-    report.id = _INSERT_REPORT.scalar(**{f.name: data.get(f.name) for f in Report._meta.sorted_fields
-                                         if not f.primary_key})
-    report._dirty.clear()
-    _INSERT_ENTRY.execute(
-        report=report.id, at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
-        actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note="",
-    )
+    values = {f.name: data.get(f.name) for f in Report._meta.sorted_fields if not f.primary_key}
+    entry = dict(at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
+                 actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note=note)
     kind = "report.created" if checked else "report.content_check"
-    outbox.record(kind, {"number": report.number}, report=report, now=now,
-                  priority=outbox.URGENT if report.urgent else outbox.NORMAL)
+    priority = outbox.URGENT if report.urgent else outbox.NORMAL
+    if is_postgres():  # one statement, one round trip
+        report.id = _INSERT_ALL.scalar(**values, **{f"entry_{k}": v for k, v in entry.items()}, kind=kind,
+                                       payload={"number": report.number}, priority=priority, event_created_at=now)
+        report._dirty.clear()
+        return report
+    report.id = _INSERT_REPORT.scalar(**values)
+    report._dirty.clear()
+    _INSERT_ENTRY.execute(report=report.id, **entry)
+    outbox.record(kind, {"number": report.number}, report=report, now=now, priority=priority)
     return report
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from datetime import datetime
 from datetime import timedelta
 
 from peewee import IntegrityError
+from peewee import JOIN
 from peewee import fn
 
+from miniapp_api import catalogue
 from miniapp_api.reports import lifecycle
 from miniapp_api.db import database
 from miniapp_api.db import is_postgres
@@ -21,6 +24,7 @@ from miniapp_api.db import write_tx
 from miniapp_api.errors import ApiError
 from miniapp_api.errors import Conflict
 from miniapp_api.errors import NotFound
+from miniapp_api.errors import ServiceUnavailable
 from miniapp_api.errors import TooManyRequests
 from miniapp_api.errors import ValidationFailed
 from miniapp_api.paging import decode_cursor
@@ -29,7 +33,9 @@ from miniapp_api.reports.lifecycle import Action
 from miniapp_api.reports.lifecycle import Actor
 from miniapp_api.reports.lifecycle import Channel
 from miniapp_api.models import Category
+from miniapp_api.models import Community
 from miniapp_api.models import Counter
+from miniapp_api.models import Grid
 from miniapp_api.models import IdempotencyKey
 from miniapp_api.models import Report
 from miniapp_api.models import ReportPhoto
@@ -37,9 +43,11 @@ from miniapp_api.models import Resident
 from miniapp_api.models import Township
 from miniapp_api.models import Upload
 from miniapp_api.reports.moderation import checked_text
+from miniapp_api.reports import photo_checks
+from miniapp_api.reports.uploads import shown
+from miniapp_api.org import routing
 from miniapp_api.prepared import Param
 from miniapp_api.prepared import Prepared
-from miniapp_api.prepared import loaded
 from miniapp_api.time import LOCAL_TZ
 from miniapp_api.reports.schemas import RatingIn
 from miniapp_api.reports.schemas import ReopenIn
@@ -67,11 +75,13 @@ _NEXT_SEQ = Prepared(lambda: Counter.insert(name=Param("name"), value=1)
 _TODAY_COUNT = Prepared(lambda: Report.select(fn.COUNT(Report.id))
                         .where((Report.resident == Param("resident"))
                                & (Report.created_at >= Param("since", Report.created_at))))
-_CATEGORY_FIELDS = list(Category._meta.sorted_fields)
-_TOWNSHIP_FIELDS = list(Township._meta.sorted_fields)
-_PLACE = Prepared(lambda: Category.select(*_CATEGORY_FIELDS, *_TOWNSHIP_FIELDS)
-                  .join(Township, on=(Township.code == Param("township")))
-                  .where((Category.code == Param("category")) & (Category.active == True)))  # noqa: E712
+# The first count also reads the catalogue's version (see ``catalogue``): one statement.
+_TODAY_COUNT_AND_VERSION = Prepared(lambda: Report.select(fn.COUNT(Report.id), catalogue.version_query())
+                                    .where((Report.resident == Param("resident"))
+                                           & (Report.created_at >= Param("since", Report.created_at))))
+_BLOCK = Prepared(lambda: Counter.insert(name=Param("name"), value=Param("size"))
+                  .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + Param("size")})
+                  .returning(Counter.value))
 _REPLAY = Prepared(lambda: IdempotencyKey.select(IdempotencyKey.body_hash, IdempotencyKey.report)
                    .where((IdempotencyKey.resident == Param("resident")) & (IdempotencyKey.key == Param("key"))))
 
@@ -87,33 +97,78 @@ def next_number(now: datetime) -> str:
     return f"R{day}-{seq:04d}"
 
 
+#: How many tracking numbers a process takes from the day's counter at a time.
+NUMBER_BLOCK = 20
+
+
+class _NumberBlock:
+    """The numbers this process has reserved and not yet handed out: ``[next, end]`` of one day."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.db = None
+        self.day = ""
+        self.next = 1
+        self.end = 0
+
+
+_block = _NumberBlock()
+
+
 def reserve_number(now: datetime) -> str:
-    """:func:`next_number` in a transaction of its own that commits at once.
+    """A tracking number for a submission (like :func:`next_number`), from a block of
+    :data:`NUMBER_BLOCK` numbers this process reserves at a time, in a transaction of its own
+    that commits at once.
 
-    Submissions use it on PostgreSQL. Bumping the day's counter locks its row until the
-    transaction ends: inside the submission's transaction, every submission in the county
-    waited for the one before to commit, its disk flush included. Here the lock lasts one
-    statement, and the commit does not wait for the disk (``synchronous_commit = off``): the
-    submission that uses the number commits durably afterwards, which makes the counter
-    durable too, as PostgreSQL writes its log in order. A submission that fails after this
-    leaves a gap in the day's numbers, never a duplicate. (On SQLite, where writers take
-    turns anyway, the number is taken inside the submission's write.)
+    Bumping the day's counter locks its row until the transaction ends: inside the
+    submission's transaction, every submission in the county waited for the one before to
+    commit, its disk flush included. Here one submission in :data:`NUMBER_BLOCK` bumps it, by
+    a whole block, and the lock lasts one statement; on PostgreSQL the commit does not wait for
+    the disk (``synchronous_commit = off``): the submission that uses a number commits
+    durably afterwards, which makes the counter durable too, as PostgreSQL writes its log in
+    order.
 
-    Must not run inside another transaction: it would only be a savepoint there.
+    Numbers stay unique and counted per local day, but not gapless nor in time order across
+    processes: each process hands out its own block (process 1 may file ``-0003`` after
+    process 2 filed ``-0021``), a process that stops loses what is left of its block, and a
+    submission that fails after taking its number leaves that number unused.
+
+    Must not run inside another transaction: it would only be a savepoint there, and a
+    rollback of the caller's transaction would hand the block out twice.
     """
     if database.in_transaction():
         raise RuntimeError("reserve_number() must run outside a transaction")
-    with write_tx():
-        if is_postgres():
-            database.execute_sql("SET LOCAL synchronous_commit = off")
-        return next_number(now)
+    day = now.astimezone(LOCAL_TZ).strftime("%y%m%d")
+    block = _block
+    with block.lock:
+        if block.db is not database.obj or block.day != day or block.next > block.end:
+            with write_tx():
+                if is_postgres():
+                    database.execute_sql("SET LOCAL synchronous_commit = off")
+                end = _BLOCK.scalar(name=f"report:{day}", size=NUMBER_BLOCK)
+            block.db, block.day, block.next, block.end = database.obj, day, end - NUMBER_BLOCK + 1, end
+        seq = block.next
+        block.next += 1
+    return f"R{day}-{seq:04d}"
+
+
+def _midnight(now: datetime) -> datetime:
+    return now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _check_count(count: int, limit: int) -> None:
+    if count >= limit:
+        raise TooManyRequests(f"今天已上报 {count} 条，已达每日上限，请明天再报", code="daily_limit_exceeded")
 
 
 def _check_daily_limit(resident: Resident, limit: int, now: datetime) -> None:
-    local_midnight = now.astimezone(LOCAL_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-    count = _TODAY_COUNT.scalar(resident=resident.id, since=local_midnight)
-    if count >= limit:
-        raise TooManyRequests(f"今天已上报 {count} 条，已达每日上限，请明天再报", code="daily_limit_exceeded")
+    _check_count(_TODAY_COUNT.scalar(resident=resident.id, since=_midnight(now)), limit)
+
+
+def _count_today(resident: Resident, now: datetime) -> tuple[int, catalogue.Snapshot]:
+    """The resident's reports since local midnight, and the catalogue as of now (one query)."""
+    count, version = _TODAY_COUNT_AND_VERSION.one(resident=resident.id, since=_midnight(now))
+    return count, catalogue.at(version)
 
 
 def _replay(resident: Resident, key: str, digest: str) -> Report | None:
@@ -125,17 +180,24 @@ def _replay(resident: Resident, key: str, digest: str) -> Report | None:
     return Report.get_by_id(row.report)
 
 
-def _place(category_code: str, township_code: str) -> tuple[Category, Township]:
-    """The active category and the unit a submission names (one query), or a 422 naming
-    the field that is wrong."""
-    row = _PLACE.one(category=category_code, township=township_code)
-    if row is None:
-        if Category.get_or_none((Category.code == category_code) & (Category.active == True)) is None:  # noqa: E712
-            raise ValidationFailed("category：没有这个问题类别", field="category")
+def _places() -> tuple[dict[str, Category], dict[str, Township], dict[int, Township]]:
+    """The active categories by code, and the townships by code and by id."""
+    categories = {c.code: c for c in Category.select().where(Category.active == True)}  # noqa: E712
+    townships = list(Township.select())
+    return categories, {t.code: t for t in townships}, {t.id: t for t in townships}
+
+
+def _place(snapshot: catalogue.Snapshot, category_code: str, township_code: str) -> tuple[Category, Township]:
+    """The active category and the unit a submission names (from the catalogue cache), or a
+    422 naming the field that is wrong. The instances are shared: read them, never change them."""
+    categories, townships, _ = snapshot.get("reports.places", _places)
+    category = categories.get(category_code)
+    if category is None:
+        raise ValidationFailed("category：没有这个问题类别", field="category")
+    township = townships.get(township_code)
+    if township is None:
         raise ValidationFailed("township：没有这个乡镇/街道", field="township")
-    n = len(_CATEGORY_FIELDS)
-    return (loaded(Category, {f.name: v for f, v in zip(_CATEGORY_FIELDS, row[:n])}),
-            loaded(Township, {f.name: v for f, v in zip(_TOWNSHIP_FIELDS, row[n:])}))
+    return category, township
 
 
 #: What the WeChat client raises when it cannot answer (registered by composition with
@@ -161,6 +223,14 @@ def _content_verdict(svc, resident: Resident, body: ReportIn) -> str:
     return verdict.suggest
 
 
+def route_report(svc, resident: Resident, township: Township, body: ReportIn) -> routing.Route:
+    """The routing step of a submission: which grid (and, by its location, which township) the
+    report goes to, and by which rule (``miniapp_api.org.routing``; reads only)."""
+    return routing.route(body.location.lat, body.location.lng, township=township,
+                         home_grid_id=resident.home_grid_id,
+                         max_metres=svc.settings.routing.nearest_grid_max_metres)
+
+
 def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
                   now: datetime) -> tuple[Report, list, bool]:
     """Submit a report; returns ``(report, photos, created)``: its photos' uploads in order,
@@ -175,27 +245,34 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
         raise ValidationFailed(f"description：问题描述不能超过 {settings.description_max_chars} 字", field="description")
     if len(body.photos) > settings.max_photos:
         raise ValidationFailed(f"photos：最多上传 {settings.max_photos} 张照片", field="photos")
-    category, township = _place(body.category, body.township)
+    count, snapshot = _count_today(resident, now)
+    category, township = _place(snapshot, body.category, body.township)
     photo_ids = list(dict.fromkeys(body.photos))
     uploads = {u.id: u for u in Upload.select().where((Upload.id.in_(photo_ids)) & (Upload.resident == resident))} if photo_ids else {}
     if len(uploads) != len(photo_ids):
         raise ValidationFailed("photos：照片不存在或不是你上传的", field="photos")
-    _check_daily_limit(resident, settings.daily_limit_per_resident, now)
+    _check_count(count, settings.daily_limit_per_resident)
 
     verdict = _content_verdict(svc, resident, body)
     if verdict == "risky":
         raise ApiError("内容包含不适宜发布的信息，请修改后再提交", code="content_rejected", status=422, field="description")
 
+    routed = route_report(svc, resident, township, body)
+    if routed.moved:  # the location lies in another township's grid: the location wins
+        moved_to = snapshot.get("reports.places", _places)[2].get(routed.township.id)
+        township = moved_to or Township.get_by_id(routed.township.id)
     report = Report(
         resident=resident, category=category, township=township, level=category.level,
+        grid=routed.grid.id if routed.grid else None,
         description=body.description, lat=body.location.lat, lng=body.location.lng,
         address=body.location.address, anonymous=body.anonymous, moderation=verdict,
         created_at=now, updated_at=now,
     )
     # The deadline plan only reads (policy, calendar, switch, duty posts): do it before
     # taking the write lock, which every other submission is waiting for.
-    plan = lifecycle.plan_submission(report, now)
-    number = reserve_number(now) if is_postgres() else None  # see reserve_number
+    with catalogue.using(snapshot):  # the planner reads the same cached catalogue
+        plan = lifecycle.plan_submission(report, now)
+    number = reserve_number(now)
     try:
         with write_tx():
             if idem_key:
@@ -204,11 +281,12 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
                 if existing:
                     return existing, photos_of(resident.id, [existing.id])[existing.id], False
             _check_daily_limit(resident, settings.daily_limit_per_resident, now)
-            report.number = number or next_number(now)
+            report.number = number
             report = lifecycle.submit(report, resident_actor(resident), now, checked=verdict != "unchecked",
-                                      plan=plan)
+                                      plan=plan, note=routed.note())
             for pos, pid in enumerate(photo_ids):
                 ReportPhoto.create(report=report, upload=uploads[pid], position=pos)
+            photo_checks.ask_for_checks(report, [uploads[pid] for pid in photo_ids], now)  # WeChat's image check
             if idem_key:
                 IdempotencyKey.create(resident=resident, key=idem_key, body_hash=digest, report=report, created_at=now)
     except IntegrityError:
@@ -236,11 +314,14 @@ LIST_FIELDS = (
     Report.anonymous, Report.created_at, Report.updated_at, Report.reply, Report.rating_score,
     Report.rating_comment, Category.code.alias("category_code"), Category.name.alias("category_name"),
     Township.code.alias("township_code"), Township.name.alias("township_name"),
+    Grid.name.alias("grid_name"), Community.name.alias("grid_community"),
+    Report.supporters, Report.merged_into.alias("merged_into_id"),
 )
 
 
 def _page(*conditions):
     return (Report.select(*LIST_FIELDS).join(Category).switch(Report).join(Township)
+            .switch(Report).join(Grid, JOIN.LEFT_OUTER).join(Community, JOIN.LEFT_OUTER)
             .where(*conditions).order_by(Report.id.desc()).limit(Param("limit")))
 
 
@@ -250,10 +331,11 @@ _NEXT_PAGE = Prepared(lambda: _page(Report.resident == Param("resident"), Report
 
 # The photos of a page: the resident's reports with ids in the page's range are the page.
 _PAGE_PHOTOS = Prepared(lambda: (
-    ReportPhoto.select(ReportPhoto.report.alias("report_id"), Upload.sha256, Upload.content_type)
+    ReportPhoto.select(ReportPhoto.report.alias("report_id"), ReportPhoto.position, Upload.sha256,
+                       Upload.content_type)
     .join(Upload).switch(ReportPhoto).join(Report)
     .where((Report.resident == Param("resident")) & (ReportPhoto.report >= Param("lo"))
-           & (ReportPhoto.report <= Param("hi")))
+           & (ReportPhoto.report <= Param("hi")) & shown())
     .order_by(ReportPhoto.report, ReportPhoto.position)))
 
 
@@ -267,6 +349,14 @@ def list_own_reports(resident: Resident, cursor: str | None, limit: int) -> tupl
     return rows[:limit], next_cursor
 
 
+def grid_names(report: Report) -> tuple[str, str] | None:
+    """``(grid name, community name)`` of the grid a report was routed to, or None."""
+    if not report.grid_id:
+        return None
+    return (Grid.select(Grid.name, Community.name).join(Community)
+            .where(Grid.id == report.grid_id).tuples().first())
+
+
 def photos_of(resident_id: int, report_ids: list[int]) -> dict[int, list]:
     """The photos (rows with ``sha256`` and ``content_type``) of some of a resident's
     reports, in order, by report id: one query for a whole page."""
@@ -278,19 +368,43 @@ def photos_of(resident_id: int, report_ids: list[int]) -> dict[int, list]:
     return out
 
 
-def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime) -> Report:
+def check_resident_text(svc, resident: Resident, text: str, field: str) -> None:
+    """WeChat msgSecCheck (scene 2, comment) of a short text a resident typed (a rating comment,
+    a reopen reason), before anything is stored: risky is 422 ``content_rejected``; when WeChat
+    cannot answer in time, 503 ``wechat_unavailable`` (nothing stored, the resident sends again).
+    Unlike a report's description, such a text is not kept to be checked later."""
+    if not text.strip():
+        return
+    try:
+        verdict = svc.wechat.msg_sec_check(openid=resident.openid, content=text[:2500], scene=2,
+                                           timeout=svc.settings.wechat.content_check_timeout_seconds)
+    except tuple(_UNAVAILABLE) as err:
+        log.warning("content check of a %s unavailable: %s", field, type(err).__name__)
+        raise ServiceUnavailable("微信内容安全检测暂时不可用，请稍后再提交", code="wechat_unavailable") from None
+    if verdict.suggest == "risky":
+        raise ApiError("内容包含不适宜发布的信息，请修改后再提交", code="content_rejected", status=422, field=field)
+
+
+def rate_report(resident: Resident, number: str, body: RatingIn, now: datetime, svc=None) -> Report:
     """The resident rates a resolved report, which closes it; a low rating (up to the policy's
-    ``redo_max_score``, 2 by default) sends it back to the same level instead (重办)."""
+    ``redo_max_score``, 2 by default) sends it back to the same level instead (重办).
+    With ``svc`` (the API always passes it) the comment is content-checked first."""
     report = get_own_report(resident, number)
+    if svc is not None and body.comment:
+        check_resident_text(svc, resident, body.comment, "comment")
     note = f"{body.score} 星" + (f"：{body.comment}" if body.comment else "")
     action = Action.REOPEN if lifecycle.is_redo(body.score) else Action.RATE
     return lifecycle.apply(report, action, resident_actor(resident), now, note=note,
                            changes={"rating_score": body.score, "rating_comment": body.comment})
 
 
-def reopen_report(resident: Resident, number: str, body: ReopenIn, reopen_days: int, now: datetime) -> Report:
-    """The resident says a resolved report is not fixed; allowed within ``reopen_days``."""
+def reopen_report(resident: Resident, number: str, body: ReopenIn, reopen_days: int, now: datetime,
+                  svc=None) -> Report:
+    """The resident says a resolved report is not fixed; allowed within ``reopen_days``.
+    With ``svc`` (the API always passes it) the reason is content-checked first."""
     report = get_own_report(resident, number)
+    if svc is not None:
+        check_resident_text(svc, resident, body.reason, "reason")
     if report.status == lifecycle.Status.RESOLVED and report.resolved_at and \
             now - report.resolved_at > timedelta(days=reopen_days):
         raise lifecycle.InvalidTransition(f"办结已超过 {reopen_days} 天，不能再要求重新办理")

@@ -6,7 +6,7 @@ uploaded twice is stored once, a stored file never changes (so it can be cached 
 a key is also its own ETag.
 
 :class:`LocalStorage` keeps them on the local disk. Object storage can be added later as
-another class with the same four methods (``put``, ``open``, ``exists``, ``url_path``).
+another class with the same methods (``put``, ``open``, ``exists``, ``delete``, ``url_path``).
 """
 from __future__ import annotations
 
@@ -93,6 +93,14 @@ class LocalStorage:
         if not path.is_file():
             raise FileNotFoundError(key)
         return path
+
+    def delete(self, key: str) -> bool:
+        """Remove the file stored under ``key``; False when there was none."""
+        try:
+            self._path(key).unlink()
+            return True
+        except FileNotFoundError:
+            return False
 
     def exists(self, key: str) -> bool:
         """True when a file is stored under ``key`` (False for invalid keys)."""

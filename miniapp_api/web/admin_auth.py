@@ -3,7 +3,9 @@
 Roles (DESIGN.md): ``county_admin`` (everything), ``unit_admin`` (their township only) and
 ``auditor`` (read-only, county-wide). A caller is recognised by, in order:
 
-1. a console session (the console sets ``g.console_admin`` before the view runs), or
+1. a console session (the console sets ``g.console_admin`` before the view runs; a write
+   also needs the page's ``X-CSRFToken`` header, and a live session without it is answered
+   403 ``csrf_missing`` or ``csrf_invalid`` rather than 401), or
 2. ``Authorization: Bearer <admin.api_token>`` from the configuration (county_admin rights,
    for scripts), when that key is set.
 
@@ -63,4 +65,10 @@ def current_admin() -> AdminPrincipal:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
         return AdminPrincipal(name="api-token", role="county_admin")
+    csrf = g.get("console_csrf_error")
+    if csrf == "missing":
+        raise Forbidden("缺少 X-CSRFToken 请求头：管理后台的会话调用管理接口时须带上页面的 CSRF token",
+                        code="csrf_missing")
+    if csrf == "invalid":
+        raise Forbidden("X-CSRFToken 无效或已过期，请刷新管理后台页面后重试", code="csrf_invalid")
     raise Unauthorized("需要管理员登录", code="admin_unauthorized")

@@ -18,7 +18,6 @@ from miniapp_api.errors import ValidationFailed
 from miniapp_api.reports.lifecycle import Actor
 from miniapp_api.reports.lifecycle import Channel
 from miniapp_api.models import Grid
-from miniapp_api.models import Report
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.models.community import Campaign
@@ -28,9 +27,9 @@ from miniapp_api.time import iso
 from miniapp_api.campaigns import service as campaign_service
 from miniapp_api.campaigns import checkin as codes
 from miniapp_api.org import geo
+from miniapp_api.org import grid_import
 from miniapp_api.campaigns import hours
 from miniapp_api.notices import service as notice_service
-from miniapp_api.org import places
 from miniapp_api.community.common import mask_phone
 from miniapp_api.web.pages import signed_checkin_url
 from miniapp_api.community.schemas import MAX_ID
@@ -54,7 +53,7 @@ from miniapp_api.notices.serialize import notice_out
 from miniapp_api.community.serialize import prime
 from miniapp_api.web.community import number_arg
 
-bp = ApiBlueprint("admin_community")
+bp = ApiBlueprint("admin_community", admin=True)  # an administrator, checked before the body is read
 
 ADMIN_ERRORS = {401: "admin_unauthorized", 403: "forbidden"}
 
@@ -101,7 +100,7 @@ def admin_publish_notice(body: NoticeIn):
         collaborators.current().settings, title=body.title, body_html=body.body_html, image_ids=body.images,
         target=target, pinned=body.pinned, expires_at=body.expires_at, ack_hours=body.ack_hours,
         publisher_kind="official" if principal.role == "unit_admin" else "admin", publisher_name=principal.name,
-        now=utcnow())
+        now=utcnow(), publish_at=body.publish_at, ack_required=body.ack_required)
     return _admin_notice_out(notice), 201
 
 
@@ -175,43 +174,15 @@ def admin_create_campaign(body: CampaignIn):
     principal = current_admin()
     settings = collaborators.current().settings
     now = utcnow()
-    report = None
     if body.report:
-        report = Report.get_or_none(Report.number == number_arg(body.report))
-        if report is None:
-            raise NotFound("找不到该上报", code="report_not_found")
-    if body.scope is not None:
-        s = body.scope
-        scope = campaign_service.resolve_scope(s.level, s.township, s.community, s.grid)
-    elif report is not None:
-        scope = campaign_service.scope_of_report(report)
-    else:
-        raise ValidationFailed("scope：请选择活动范围", field="scope")
-    principal.require(write=True, township=scope[1].code)
-    if report is not None:
-        principal.require(write=True, township=report.township.code)
-    start, end = body.starts_at, body.ends_at
-    if start is None or end is None:
-        if report is None:
-            raise ValidationFailed(f"{'starts_at' if start is None else 'ends_at'}：请填写活动时间",
-                                   field="starts_at" if start is None else "ends_at")
-        d_start, d_end = campaign_service.default_window(settings, now)
-        start, end = start or d_start, end or (start + (d_end - d_start) if start else d_end)
-    if body.place is not None:
-        place = (body.place.name, body.place.lat, body.place.lng)
-    elif report is not None:
-        place = (report.address[:100], report.lat, report.lng)
-    else:
-        place = ("", None, None)
-    title = body.title or (f"志愿协助：{report.category.name}" if report is not None else None)
-    if not title:
-        raise ValidationFailed("title：请填写活动名称", field="title")
+        body = body.model_copy(update={"report": number_arg(body.report)})
+    planned = campaign_service.plan(settings, body, now)
+    principal.require(write=True, township=planned["scope"][1].code)
+    if planned["report"] is not None:
+        principal.require(write=True, township=planned["report"].township.code)
     try:
         campaign = campaign_service.create(
-            settings, title=title[:60], description=body.description, place=place, radius_m=body.radius_m,
-            starts_at=start, ends_at=end, capacity=body.capacity or settings.campaigns.default_capacity,
-            scope=scope, skills=body.skills, hours=body.hours, report=report,
-            publisher_kind="official" if principal.role == "unit_admin" else "admin",
+            settings, **planned, publisher_kind="official" if principal.role == "unit_admin" else "admin",
             publisher_name=principal.name, actor=_admin_actor(principal), now=now)
     except campaign_service.CampaignRefused as err:
         raise Conflict(str(err), code="report_not_suitable") from None
@@ -248,13 +219,7 @@ def admin_update_campaign(number: str, body: CampaignPatchIn):
     principal = current_admin()
     campaign = _campaign(principal, number)
     principal.require(write=True, township=campaign.township.code)
-    changes = body.model_dump(exclude_unset=True, exclude={"place"})
-    if body.place is not None:
-        changes.update(place_name=body.place.name, lat=body.place.lat, lng=body.place.lng)
-    if "skills" in changes and changes["skills"] is not None:
-        changes["skills"] = [x.strip()[:20] for x in changes["skills"] if x and x.strip()]
-    changes = {k: v for k, v in changes.items() if v is not None}
-    campaign = campaign_service.update(campaign, changes, utcnow())
+    campaign = campaign_service.update(campaign, campaign_service.changes_of(body), utcnow())
     return _admin_campaign_out(campaign)
 
 
@@ -336,7 +301,7 @@ def admin_put_grid_geometry(grid_id: int, body: GeometryIn):
         raise ValidationFailed("center_lng：中心点需同时给出纬度和经度", field="center_lng")
     center = (body.center_lat, body.center_lng) if body.center_lat is not None else None
     try:
-        grid = places.set_grid_geometry(grid, body.boundary, center)
+        grid = grid_import.save_geometry(grid, body.boundary, center)  # the import's checks too
     except geo.InvalidBoundary as err:
         raise ValidationFailed(f"boundary：{err}", field="boundary", code="invalid_boundary") from None
     return {"id": grid.id, "name": grid.name,

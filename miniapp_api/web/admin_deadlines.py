@@ -28,7 +28,7 @@ from miniapp_api.time import iso
 from miniapp_api.deadlines import emergency
 from miniapp_api.deadlines import stats
 
-bp = ApiBlueprint("admin_deadlines")
+bp = ApiBlueprint("admin_deadlines", admin=True)  # an administrator, checked before the body is read
 
 ADMIN_ERRORS = {401: "admin_unauthorized", 403: "forbidden"}
 MAX_RANGE_DAYS = 366

@@ -4,9 +4,13 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Response
 from flask import jsonify
+from flask import request
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from miniapp_api.db import database
+from miniapp_api.errors import Forbidden
+from miniapp_api.web import collaborators
+from miniapp_api.web.metrics import allowed
 from miniapp_api.web.metrics import render_metrics
 
 bp = Blueprint("health", __name__)
@@ -34,5 +38,8 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    """Prometheus metrics of the delivery machinery."""
+    """Prometheus metrics of the delivery machinery (to ``[metrics]`` allowed callers only)."""
+    settings = collaborators.current().settings.metrics
+    if not allowed(settings, request.remote_addr or "", request.headers.get("Authorization", "")):
+        raise Forbidden("无权读取监控指标", code="metrics_forbidden")
     return Response(render_metrics(), mimetype=CONTENT_TYPE_LATEST.split(";")[0])

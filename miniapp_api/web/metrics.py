@@ -1,10 +1,14 @@
 """``/metrics`` in Prometheus format, read from the database at scrape time.
 
 The worker may run in other processes (or hosts), so delivery figures come from the
-delivery rows every process shares rather than from in-process counters.
+delivery rows every process shares rather than from in-process counters. Every label takes a
+bounded set of values (channels, states, errcodes): never one per resident or per group.
+Only callers ``[metrics]`` allows may read them (:func:`allowed`).
 """
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from datetime import timedelta
 
 from prometheus_client import CollectorRegistry
@@ -14,12 +18,29 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 from peewee import fn
 
+from miniapp_api.config import MetricsSettings
 from miniapp_api.models import Delivery
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import TargetState
 from miniapp_api.models import utcnow
 
 LATENCY_BUCKETS = (0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800)
+#: The channels a target name starts with (``dingtalk:township:yongsheng``, ``wechat:resident:42``).
+CHANNELS = ("dingtalk", "wechat", "system")
+
+
+def allowed(settings: MetricsSettings, address: str, authorization: str) -> bool:
+    """Whether a caller from ``address`` with this ``Authorization`` header may read the metrics:
+    an address in ``[metrics] allow``, or the bearer ``[metrics] token``."""
+    scheme, _, given = authorization.partition(" ")
+    if settings.token and scheme.lower() == "bearer" \
+            and hmac.compare_digest(given.strip().encode("utf-8", "replace"), settings.token.encode()):
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.allow)
 
 
 class DeliveryCollector:
@@ -52,10 +73,17 @@ class DeliveryCollector:
             failures.add_metric([r.channel, r.last_errcode, r.state], r.n)
         yield failures
 
-        waits = CounterMetricFamily("tongxin_rate_limit_waits", "Times a target had to wait for its rate limit",
-                                    labels=["target"])
-        for r in TargetState.select():
-            waits.add_metric([r.target], r.rate_limit_waits)
+        waits = CounterMetricFamily("tongxin_rate_limit_waits", "Times a target had to wait for its rate limit, by channel",
+                                    labels=["channel"])
+        total = 0
+        for channel in CHANNELS:
+            n = (TargetState.select(fn.SUM(TargetState.rate_limit_waits))
+                 .where(TargetState.target.startswith(f"{channel}:")).scalar() or 0)
+            waits.add_metric([channel], n)
+            total += n
+        other = (TargetState.select(fn.SUM(TargetState.rate_limit_waits)).scalar() or 0) - total
+        if other:
+            waits.add_metric(["other"], other)
         yield waits
 
         yield self._latency()

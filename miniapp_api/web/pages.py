@@ -58,7 +58,8 @@ def _html(body: str) -> Response:
 
 @bp.get("/o/notices/<number>")
 def notice_page(number: str):
-    """The signed page of one notice for officials."""
+    """The signed page of one notice for officials; only a published notice that needs it asks
+    the units for 收到 (a withdrawn one says so instead)."""
     settings = _check(NOTICE_VIEW, number)
     notice = Notice.get_or_none(Notice.number == number)
     if notice is None:
@@ -68,6 +69,8 @@ def notice_page(number: str):
     return _html(render_template(
         "community_notice.html", notice=notice, images=images, stats=notice_service.stats(notice),
         published=local(notice.published_at), withdrawn=local(notice.withdrawn_at),
+        asks_ack=notice.status == "published" and notice_service.acks_required(notice),
+        ack_due=local(notice.ack_due_at),
         target=target_label(notice.level, notice.township, notice.community, notice.grid)))
 
 

@@ -47,9 +47,9 @@ _RESIDENT_FIELDS = [f.name for f in Resident._meta.sorted_fields]
 def resident_for_token(token: str, secret_key: str, now: datetime) -> Resident | None:
     """The resident a token belongs to, or None when it is forged, expired or revoked."""
     session_id, _, sig = token.partition(".")
-    if not session_id or not sig or len(token) > 200:
+    if not session_id or not sig or len(token) > 200 or not token.isascii():  # ours are ASCII
         return None
-    if not hmac.compare_digest(sig, _signature(secret_key, session_id)):
+    if not hmac.compare_digest(sig.encode(), _signature(secret_key, session_id).encode()):
         return None
     row = _SESSION.one(sid=session_id)
     if row is None or row[1] is not None or row[0] <= now:

@@ -17,13 +17,16 @@ from flask import send_file
 from pydantic import BaseModel
 from pydantic import Field
 
+from miniapp_api.errors import ApiError
 from miniapp_api.errors import NotFound
 from miniapp_api.errors import ValidationFailed
 from miniapp_api.models import Resident
 from miniapp_api.reports.storage import InvalidKey
+from miniapp_api.reports.storage import check_key
 from miniapp_api.reports.storage import content_type as key_content_type
 from miniapp_api.reports.uploads import photo_out
 from miniapp_api.reports.uploads import save_upload
+from miniapp_api.reports.uploads import withdrawn
 from miniapp_api.web import collaborators
 from miniapp_api.web.api import ApiBlueprint
 
@@ -44,23 +47,31 @@ class UploadOut(BaseModel):
 
 @bp.operation("/uploads", "POST", summary="上传一张照片（multipart 字段 file）", tag="uploads", multipart=True,
               response=UploadOut, status=201,
-              errors={413: "file_too_large", 415: "unsupported_media_type", 422: "invalid_image / validation_failed"})
+              errors={413: "file_too_large", 415: "unsupported_media_type", 422: "invalid_image / validation_failed",
+                      429: "upload_limit_exceeded", 503: "uploads_busy"})
 def create_upload(resident: Resident):
     """Store one photo of the resident's; its id goes into a report's ``photos``."""
     svc = collaborators.current()
     file = request.files.get("file")
     if file is None:
         raise ValidationFailed("file：请选择要上传的图片", field="file")
-    limit = svc.settings.uploads.max_bytes
-    data = file.stream.read(limit + 1)  # one byte more than allowed is enough to know
-    upload = save_upload(svc.storage, svc.settings.uploads, resident, data)
+    # The stream, not its bytes: they are read inside a decode slot (at most one byte more
+    # than allowed, enough to know), so uploads waiting for one stay in temporary files.
+    upload = save_upload(svc.storage, svc.settings.uploads, resident, file.stream)
     body = {"id": upload.id, **photo_out(upload, svc.settings.server.public_base_url)}
     return body, 201
 
 
 @media_bp.get("/media/<key>")
 def media(key: str):
-    """Serve a stored photo or thumbnail; unknown and malformed keys are a JSON 404."""
+    """Serve a stored photo or thumbnail; unknown and malformed keys are a JSON 404, a photo
+    WeChat's image check judged risky (withdrawn) a JSON 410."""
+    try:
+        check_key(key)
+    except InvalidKey:
+        raise NotFound("图片不存在", code="not_found") from None
+    if withdrawn(key[:64]):
+        raise ApiError("该图片未通过内容安全检测，已撤下", code="photo_withdrawn", status=410)
     try:
         path = collaborators.current().storage.open(key)
     except (InvalidKey, FileNotFoundError):

@@ -54,6 +54,17 @@ def test_wechat_down_is_503(client, residents, fake_wechat):
     assert resp.status_code == 503 and resp.get_json()["error"]["code"] == "wechat_unavailable"
 
 
+def test_login_works_while_the_token_endpoints_fail(client, residents, fake_wechat):
+    code = residents.code("o-no-token-needed")
+    requests.post(f"{fake_wechat.base_url}/_fake/token-endpoints", json={"down": True}, timeout=5)
+
+    resp = client.post("/api/v1/auth/wechat-login", json={"code": code})
+
+    assert resp.status_code == 200 and resp.get_json()["token"]
+    calls = requests.get(f"{fake_wechat.base_url}/_fake/stats", timeout=5).json()["calls"]
+    assert "/cgi-bin/stable_token" not in calls and "/cgi-bin/token" not in calls
+
+
 def test_missing_and_forged_tokens(client, resident):
     assert client.get("/api/v1/me").status_code == 401
     assert client.get("/api/v1/me", headers={"Authorization": "Token abc"}).status_code == 401

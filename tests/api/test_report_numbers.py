@@ -1,11 +1,13 @@
 """Tracking numbers: unique and counted per local day under concurrent submissions, on both
-databases. On PostgreSQL the day's counter is bumped in a transaction of its own that
-commits at once, so no submission holds the counter's lock while it writes."""
+databases. A process reserves the day's numbers in blocks (``NUMBER_BLOCK``), in a
+transaction of its own that commits at once, so no submission holds the counter's lock while
+it writes."""
 from __future__ import annotations
 
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from datetime import timedelta
 from datetime import timezone
 
 import psycopg2
@@ -15,6 +17,8 @@ from miniapp_api.db import database
 from miniapp_api.db import write_tx
 from miniapp_api.models import Counter
 from miniapp_api.models import Report
+from miniapp_api.reports.service import NUMBER_BLOCK
+from miniapp_api.reports.service import next_number
 from miniapp_api.reports.service import reserve_number
 from tests.conftest import report_body
 
@@ -56,14 +60,22 @@ def test_concurrent_submissions_get_unique_numbers_counted_per_day(app, resident
     assert sorted(r.number for r in Report.select()) == sorted(numbers)
 
 
-def test_a_reserved_number_is_committed_at_once(app, db_url):
+def test_a_reserved_block_of_numbers_is_committed_at_once(app, db_url):
     now = datetime(2026, 12, 5, 3, 0, tzinfo=timezone.utc)  # 11:00 in China
     database.connect(reuse_if_open=True)
     assert reserve_number(now) == "R261205-0001"
-    assert _counter_seen_elsewhere(db_url, "report:261205") == 1
-    assert reserve_number(now) == "R261205-0002"
-    assert _counter_seen_elsewhere(db_url, "report:261205") == 2
-    assert Counter.get_by_id("report:261205").value == 2
+    # The whole block is taken from the day's counter and committed at once.
+    assert _counter_seen_elsewhere(db_url, "report:261205") == NUMBER_BLOCK
+    assert [reserve_number(now) for _ in range(NUMBER_BLOCK - 1)][-1] == f"R261205-{NUMBER_BLOCK:04d}"
+    assert _counter_seen_elsewhere(db_url, "report:261205") == NUMBER_BLOCK
+    assert reserve_number(now) == f"R261205-{NUMBER_BLOCK + 1:04d}"  # the next block
+    assert _counter_seen_elsewhere(db_url, "report:261205") == 2 * NUMBER_BLOCK
+    # Another process, or a number taken inside a transaction (``next_number``), continues
+    # after the blocks: never a duplicate.
+    with write_tx():
+        assert next_number(now) == f"R261205-{2 * NUMBER_BLOCK + 1:04d}"
+    # A new local day starts its own count.
+    assert reserve_number(now + timedelta(days=1)) == "R261206-0001"
 
 
 def test_reserving_inside_a_transaction_is_refused(app):
@@ -71,4 +83,4 @@ def test_reserving_inside_a_transaction_is_refused(app):
     with write_tx():
         with pytest.raises(RuntimeError, match="outside a transaction"):
             reserve_number(datetime(2026, 12, 5, tzinfo=timezone.utc))
-    assert Counter.select().count() == 0
+    assert Counter.select().where(Counter.name.startswith("report:")).count() == 0

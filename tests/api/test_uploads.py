@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 import os
 import re
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -21,6 +23,9 @@ from PIL import ImageCms
 from miniapp_api.reports import images
 from miniapp_api.db import database
 from miniapp_api.models import Upload
+from miniapp_api.models import utcnow
+from miniapp_api.reports.uploads import orphan_pass
+from miniapp_api.reports.uploads import remove_orphans
 from miniapp_api.reports.storage import InvalidKey
 from miniapp_api.reports.storage import LocalStorage
 from tests.conftest import report_body
@@ -351,3 +356,111 @@ def test_storage_refuses_keys_that_are_not_content_names(tmp_path, key):
 def test_storage_open_of_missing_key(tmp_path):
     with pytest.raises(FileNotFoundError):
         LocalStorage(tmp_path).open(f"{SHA}_thumb.jpg")
+
+
+# --- bounded memory, quota, orphans ---------------------------------------------------------
+
+@pytest.fixture
+def small_pixels(settings_dict):
+    settings_dict["uploads"]["max_pixels"] = 1_000_000
+
+
+def test_a_large_jpeg_is_decoded_reduced_on_load(small_pixels, client, resident, settings):
+    data = encode(Image.new("RGB", (4000, 2000), (10, 120, 200)), "JPEG", quality=70)  # 8 MP
+
+    resp = upload(client, resident, data)
+
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    stored = Image.open(Path(settings.uploads.dir) / resp.get_json()["url"].rsplit("/", 1)[1][:2]
+                        / resp.get_json()["url"].rsplit("/", 1)[1])
+    assert stored.size == (1000, 500)  # 1/4: the smallest reduction within a million pixels
+    database.connect(reuse_if_open=True)
+    assert (Upload.get().width, Upload.get().height) == (1000, 500)
+
+
+def test_a_png_over_the_decode_budget_is_refused_from_its_header(small_pixels, client, resident):
+    # PNG cannot be reduced on load: over the budget it is refused, whatever its file size.
+    error = assert_error(upload(client, resident, png_declaring(1001, 1000), "wide.png", "image/png"),
+                         422, "invalid_image")
+    assert "像素" in error["message"]
+    assert upload_count() == 0
+
+
+def test_a_jpeg_too_large_even_at_one_eighth_is_refused():
+    data = encode(Image.new("RGB", (400, 400)), "JPEG")
+    with pytest.raises(images.TooManyPixels):
+        images.process_image(data, max_pixels=2000, thumbnail_px=64)  # 1/8 is still 2,500 pixels
+
+
+def test_the_default_budget_refuses_the_reported_png():
+    # 6320×6320 (40 MP) in 116 KB took a worker from 110 MB to 428 MB: now refused unread.
+    with pytest.raises(images.TooManyPixels):
+        images.process_image(png_declaring(6320, 6320), max_pixels=16_000_000, thumbnail_px=320)
+
+
+@pytest.fixture
+def one_slot(settings_dict):
+    settings_dict["uploads"].update(concurrent_decodes=1, decode_wait_seconds=0.2)
+
+
+def test_no_free_decode_slot_is_503_and_stores_nothing(one_slot, client, resident, settings):
+    started, release = threading.Event(), threading.Event()
+
+    def slow_decode():  # another upload is being decoded
+        started.set()
+        release.wait(5)
+
+    other = threading.Thread(target=images.run_decode, args=(slow_decode,),
+                             kwargs={"concurrency": 1, "wait_seconds": 1})
+    other.start()
+    assert started.wait(5)
+    try:
+        error = assert_error(upload(client, resident, encode(noise(), "JPEG")), 503, "uploads_busy")
+    finally:
+        release.set()
+        other.join()
+    assert "稍后" in error["message"]
+    assert upload_count() == 0
+    assert upload(client, resident, encode(noise(), "JPEG")).status_code == 201  # free again
+
+
+@pytest.fixture
+def three_a_day(settings_dict):
+    settings_dict["uploads"]["daily_limit_per_resident"] = 3
+
+
+def test_a_resident_has_a_daily_upload_quota(three_a_day, client, residents):
+    first, second = residents.login("o-quota-1"), residents.login("o-quota-2")
+    for _ in range(3):
+        assert upload(client, first, encode(noise(), "JPEG")).status_code == 201
+    error = assert_error(upload(client, first, encode(noise(), "JPEG")), 429, "upload_limit_exceeded")
+    assert "3" in error["message"]
+    assert upload_count() == 3
+    assert upload(client, second, encode(noise(), "JPEG")).status_code == 201  # per resident
+
+
+def test_orphans_older_than_a_day_are_removed_with_their_files(client, resident, settings):
+    used = upload(client, resident, encode(noise(), "JPEG")).get_json()
+    orphan = upload(client, resident, encode(noise(), "PNG"), "o.png", "image/png").get_json()
+    fresh = upload(client, resident, encode(noise(), "WEBP"), "f.webp", "image/webp").get_json()
+    shared = upload(client, resident, encode(Image.new("RGB", (8, 8), (5, 5, 5)), "PNG"), "s.png", "image/png")
+    shared_again = upload(client, resident, encode(Image.new("RGB", (8, 8), (5, 5, 5)), "PNG"), "s.png", "image/png")
+    assert client.post("/api/v1/reports", json=report_body(photos=[used["id"], shared_again.get_json()["id"]]),
+                       headers=resident["headers"]).status_code == 201
+    database.connect(reuse_if_open=True)
+    day_ago = utcnow() - timedelta(hours=25)
+    Upload.update(created_at=day_ago).where(Upload.id != fresh["id"]).execute()
+
+    removed = remove_orphans(LocalStorage(settings.uploads.dir), settings.uploads, utcnow())
+
+    assert removed == 2  # the orphan, and the unused twin of a used picture
+    assert {u.id for u in Upload.select()} == {used["id"], fresh["id"], shared_again.get_json()["id"]}
+    assert client.get(media_path(orphan["url"])).status_code == 404
+    assert client.get(media_path(orphan["thumbnail_url"])).status_code == 404
+    for kept in (used, fresh, shared.get_json()):  # the twin's file is the used one's too
+        assert client.get(media_path(kept["url"])).status_code == 200
+    # The worker's pass does the same, at most once an hour.
+    later = utcnow() + timedelta(days=400)
+    assert orphan_pass(later, settings=settings) == 1  # the fresh one, unused all along
+    assert orphan_pass(later + timedelta(minutes=30), settings=settings) == 0
+    assert Upload.select().count() == 2  # the ones in the report

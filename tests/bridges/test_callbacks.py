@@ -541,12 +541,15 @@ def test_replies_that_fall_back_to_the_robot_respect_its_minute(client, resident
 
 
 def test_captured_headers_cannot_carry_another_message(client, resident, officials, tongxin, fake_dingtalk, run):
-    """DingTalk signs only the timestamp: a captured header pair replayed with a new body is refused."""
+    """DingTalk signs only the timestamp: a captured header pair replayed with a new body is refused.
+    (Within seconds of its signing, a second message under a pair is taken for a genuine twin:
+    not run, and its sender is asked to send it again; see tests/security/test_callback_replay.py.)"""
     import json
 
     number = submit(client, resident)
     headers, body, payload = fake_dingtalk.state.build_callback(
-        conversation_id="cid-yongsheng", staff_id="ys-a", text="查询 " + number, base_url=fake_dingtalk.base_url)
+        conversation_id="cid-yongsheng", staff_id="ys-a", text="查询 " + number, base_url=fake_dingtalk.base_url,
+        timestamp_offset_ms=-60_000)
     url = f"{tongxin.base_url}/callbacks/dingtalk"
     assert requests.post(url, data=body, headers=headers, timeout=10).status_code == 200
     before = snapshot(number)

@@ -58,9 +58,11 @@ def test_importing_a_feature_registers_nothing():
             "print(json.dumps([sorted(routing.known_kinds()), sorted(PAYLOADS), sorted(MESSAGES), sorted(system.TASKS)]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout
-    assert json.loads(out) == [["dingtalk.reply", "report.content_check", "report.created", "report.status_changed"],
-                               ["report.created", "report.status_changed"], ["report.status_changed"],
-                               ["system:content_check"]]
+    assert json.loads(out) == [["dingtalk.reply", "report.content_check", "report.created", "report.photo_check",
+                                "report.photo_withdrawn", "report.status_changed"],
+                               ["report.created", "report.photo_withdrawn", "report.status_changed"],
+                               ["report.photo_withdrawn", "report.status_changed"],
+                               ["system:content_check", "system:photo_check"]]
 
 
 def test_every_feature_kind_is_installed():

@@ -198,7 +198,7 @@ def test_metrics_after_a_run(client, fake_dingtalk, run, clock):
     assert failures == {("300001", "dead"): 1, ("130101", "pending"): 1}  # yitong got through in the end
 
     waits = m["tongxin_rate_limit_waits_total"]
-    assert waits[(("target", "dingtalk:township:yongsheng"),)] == 1
+    assert waits[(("channel", "dingtalk"),)] == 1  # per channel: never a label per group or resident
     assert sum(waits.values()) == 1
     assert TargetState.get_by_id("dingtalk:township:yongsheng").rate_limit_waits == 1
 

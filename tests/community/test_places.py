@@ -52,7 +52,7 @@ def test_bad_home_is_422(client, resident, org, body, field):
 @pytest.mark.parametrize("lat,lng,grid,method", [
     (43.345, 125.305, "东风一网格", "boundary"),      # inside the WKT square
     (43.349, 125.281, "西城一网格", "boundary"),      # inside the GeoJSON square
-    (43.361, 125.331, "东风二网格", "nearest_center"),  # no boundary here, but a centre 140 m away
+    (43.361, 125.331, "东风二网格", "nearest_centre"),  # no boundary here, but a centre 140 m away
 ])
 def test_locate_by_coordinates(client, resident, org, lat, lng, grid, method):
     found = client.get(f"/api/v1/me/home/locate?lat={lat}&lng={lng}", headers=resident["headers"]).get_json()
@@ -121,7 +121,7 @@ def test_roster_import_takes_an_optional_boundary_column(app, client, resident):
     found = client.get("/api/v1/me/home/locate?lat=43.501&lng=125.528", headers=resident["headers"]).get_json()
     assert found["grid"]["name"] == "北关二网格" and found["method"] == "boundary"
     exported = export_org()
-    assert exported.splitlines()[0].endswith(",boundary")
+    assert exported.splitlines()[0].endswith(",boundary,lat,lng")  # centres are exported too
     database.connect(reuse_if_open=True)
     again = import_org(exported)
     assert (again.grids_created, again.grids_geometry_updated, again.officials_created, again.officials_updated) == (0, 0, 0, 0)

@@ -96,7 +96,7 @@ def test_resolve_with_a_completion_photo(console, client, resident, db):
                   content_type="multipart/form-data")
     assert resp.status_code == 302
     seen = client.get(f"/api/v1/reports/{number}", headers=resident["headers"]).get_json()
-    assert len(seen["photos"]) == 1 and "附办结照片" in seen["timeline"][-1]["note"]
+    assert seen["photos"] == [] and len(seen["completion_photos"]) == 1 and "附办结照片" in seen["timeline"][-1]["note"]
     body = c.text(f"/console/reports/{number}")
     assert "办结照片" in body
 

@@ -139,16 +139,28 @@ def test_a_on_leave_is_skipped_and_b_used_at_once(org, scheduler, when):
     assert kinds(report).count("handover") == 1
 
 
-def test_nobody_on_duty_is_not_a_handover(org, scheduler):
+def test_everyone_on_leave_at_a_level_the_next_level_stands_in_and_says_so(org, scheduler):
     Official.update(on_leave=True).where(Official.grid == org.grid.id).execute()
     report = submit(T0, "sanitation", grid=org.grid)
     scheduler(T0)
     scheduler(T0 + hours(2))
     [reminder] = events(report, "report.reminder")
-    assert reminder.payload["step"] == "remind" and reminder.payload["mobiles"] == []
+    assert reminder.payload["step"] == "remind"
+    assert reminder.payload["mobiles"] == [MOBILES[("community", "A")]]
+    assert reminder.payload["who"] == "网格A/B岗均不在岗，由村/社区（社区甲）处理"
+    assert reminder.payload["reached_level"] == "community"
     scheduler(T0 + hours(3))
     [_, handover] = events(report, "report.reminder")
-    assert handover.payload["step"] == "handover" and handover.payload["to_name"] == ""
+    assert handover.payload["step"] == "handover" and handover.payload["to_name"] == "社区乙"
+    assert handover.payload["mobiles"] == [MOBILES[("community", "B")]]
+    # Nobody anywhere: said plainly, nobody mentioned.
+    Official.update(on_leave=True).execute()
+    other = submit(T0, "sanitation", grid=org.grid)
+    scheduler(T0 + hours(2))
+    [reminder] = events(other, "report.reminder")
+    assert reminder.payload["mobiles"] == [] and reminder.payload["reached_level"] == ""
+    assert reminder.payload["who"] == ("网格A/B岗均不在岗、村/社区A/B岗均不在岗、乡镇/街道A/B岗均不在岗、"
+                                       "县指挥中心A/B岗均不在岗，无人可提醒")
 
 
 @pytest.mark.parametrize("mode", ["off", "county", "township", "other_township"])

@@ -28,6 +28,10 @@ EXPECTED = {
     ("resolved", "rate"): "closed",
     ("resolved", "reopen"): "accepted",
     ("resolved", "close"): "closed",
+    # 合并 (issue #15): an open duplicate goes on as another report
+    ("pending", "merge"): "merged",
+    ("accepted", "merge"): "merged",
+    ("transferred", "merge"): "merged",
 }
 ACTIONS = [a for a in Action if a != Action.SUBMIT]
 

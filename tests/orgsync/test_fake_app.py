@@ -76,7 +76,8 @@ def test_organisation_reads_and_their_errcodes(fake):
     t = token(fake)
     top = get(fake, "/department/list", access_token=t, id=1)
     assert [x["id"] for x in top["department"]] == [d]
-    assert {x["id"] for x in get(fake, "/department/list", access_token=t, id=1, fetch_child="True")["department"]} == {d, sub}
+    assert {x["id"] for x in get(fake, "/department/list", access_token=t, id=1, fetch_child="true")["department"]} == {d, sub}
+    assert get(fake, "/department/list", access_token=t, id=1, fetch_child="True")["errcode"] == 40035  # strict
     assert get(fake, "/department/list", access_token=t, id=999)["errcode"] == 60003
     page = get(fake, "/user/list", access_token=t, department_id=sub, offset=1500, size=100)
     assert len(page["userlist"]) == 100 and page["hasMore"] is False

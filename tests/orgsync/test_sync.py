@@ -7,6 +7,7 @@ import requests
 from click.testing import CliRunner
 
 from miniapp_api.cli import main
+from miniapp_api.config import parse_settings
 from miniapp_api.models import Official
 from miniapp_api.models import Township
 from miniapp_api.models.dingtalk import OrgSyncRun
@@ -167,3 +168,69 @@ def test_a_stale_id_from_an_old_csv_is_relinked_not_treated_as_leaving(settings,
     assert (r.matched, r.filled, r.left) == (1, 1, 0)
     o = Official.get_by_id(o.id)
     assert (o.dingtalk_user_id, o.active) == ("real-1", True)
+
+
+# --- a partial listing must not look like everyone leaving ------------------------------------------
+
+
+def _deep_org(fake_app) -> list[Official]:
+    """Twenty linked officials, ten of them in a sub-department two levels down."""
+    t = Township.get(Township.code == "yongsheng")
+    top = fake_app.add_department("县委")["id"]
+    deep = fake_app.add_department("网格办", parentid=fake_app.add_department("社会治理部", parentid=top)["id"])["id"]
+    officials = []
+    for i in range(20):
+        uid = f"d{i:03d}"
+        fake_app.add_user(f"干部{i}", mobile(9000 + i), [deep if i % 2 else top], uid)
+        officials.append(Official.create(township=t, name=f"干部{i}", role="grid_worker", mobile=mobile(9000 + i),
+                                         dingtalk_user_id=uid))
+    return officials
+
+
+def test_deeper_departments_are_listed_and_the_fake_is_strict_about_fetch_child(settings, db, fake_app):
+    _deep_org(fake_app)
+    base = settings.dingtalk.api_base_url
+    token = requests.get(f"{base}/gettoken", params={"appkey": settings.dingtalk.app_key,
+                                                     "appsecret": settings.dingtalk.app_secret}, timeout=5).json()
+    ask = {"access_token": token["access_token"], "id": 1}
+    # Python's True, as the SDK would spell it, is refused rather than guessed at.
+    assert requests.get(f"{base}/department/list", params={**ask, "fetch_child": "True"}, timeout=5).json()["errcode"] == 40035
+    assert len(requests.get(f"{base}/department/list", params={**ask, "fetch_child": "true"},
+                            timeout=5).json()["department"]) == 3
+
+    r = sync_dingtalk(settings=settings)
+    assert (r.departments, r.users, r.matched, r.left) == (4, 20, 20, 0)
+    assert Official.select().where(Official.active == True).count() == 20  # noqa: E712
+
+
+def test_a_sync_that_would_retire_too_many_officials_needs_force(settings_dict, settings, db, fake_app, tmp_path):
+    officials = _deep_org(fake_app)
+    for o in officials[:3]:  # three of twenty (15 %) leave: more than the default 10 %
+        fake_app.remove_user(o.dingtalk_user_id)
+
+    with pytest.raises(SyncFailed, match="--force") as err:
+        sync_dingtalk(settings=settings)
+    assert err.value.result.left == 3 and not err.value.result.applied
+    assert Official.select().where(Official.active == True).count() == 20  # noqa: E712
+    preview = sync_dingtalk(dry_run=True, settings=settings)
+    assert preview.too_many_left and "注意" in format_result(preview)
+
+    cfg = write_config(tmp_path / "tongxin.toml", settings_dict)
+    runner = CliRunner()
+    res = runner.invoke(main, ["--config", str(cfg), "sync-dingtalk"])
+    assert res.exit_code == 1 and "--force" in res.output
+    res = runner.invoke(main, ["--config", str(cfg), "sync-dingtalk", "--force"])
+    assert res.exit_code == 0, res.output
+    from miniapp_api.db import bind
+
+    bind(settings.database.url)
+    assert Official.select().where(Official.active == True).count() == 17  # noqa: E712
+
+
+def test_the_share_is_configurable(settings_dict, db, fake_app):
+    officials = _deep_org(fake_app)
+    for o in officials[:3]:
+        fake_app.remove_user(o.dingtalk_user_id)
+    settings_dict["dingtalk"]["sync_max_left_share"] = 0.2
+    r = sync_dingtalk(settings=parse_settings(settings_dict))
+    assert r.applied and r.left == 3

@@ -44,6 +44,18 @@ def test_login_returns_openid_and_session_key(client, fake):
     assert session.unionid is None
 
 
+def test_login_needs_no_access_token(client, fake):
+    code, openid = fake.login_code()
+    fake.post("/_fake/token-endpoints", {"down": True})
+
+    assert client.code_to_session(code).openid == openid
+
+    assert fake.calls("/cgi-bin/stable_token") == 0
+    assert fake.calls("/cgi-bin/token") == 0
+    with pytest.raises(Unavailable):  # the token endpoint really is down
+        client.access_token()
+
+
 def test_login_returns_unionid_when_bound(client, fake):
     code, _ = fake.login_code("o-with-union", unionid="union-42")
 
@@ -195,14 +207,17 @@ def test_connection_refused_is_unavailable(db):
 
 def test_wrong_secret_is_a_platform_error_not_a_retry(fake, db):
     with WechatClient(make_settings(fake.url, secret="not-the-secret"), DbTokenStore()) as wechat:
-        with pytest.raises(PlatformError) as excinfo:
+        with pytest.raises(PlatformError) as login:
             wechat.code_to_session(fake.login_code()[0])
-    assert errcode_of(excinfo) == 40001
-    assert fake.calls("/cgi-bin/token") == 1
+        with pytest.raises(PlatformError) as token:
+            wechat.access_token()
+    assert errcode_of(login) == 40125
+    assert errcode_of(token) == 40125
+    assert fake.calls("/cgi-bin/stable_token") == 1
 
 
 def test_token_quota_is_a_platform_error(client, fake):
-    fake.state.token_daily_limit = 0
+    fake.state.stable_token_daily_limit = 0
 
     with pytest.raises(PlatformError) as excinfo:
         client.access_token()
@@ -235,18 +250,31 @@ def test_persistent_token_errors_do_not_loop(client, fake, active_openid):
     assert stats["calls"]["/wxa/msg_sec_check"] == 2  # the call and exactly one retry
 
 
-def test_token_retired_by_another_fetch_is_replaced(client, fake, active_openid):
-    old = client.access_token()
+def test_other_users_of_the_appid_do_not_retire_our_token(client, fake, active_openid):
+    ours = client.access_token()
+    # A laptop with the same AppID: a classic token, then a stable one in normal mode.
     fake.get("/cgi-bin/token", grant_type="client_credential", appid=fake.state.appid, secret=SECRET)
+    with fake.http.post(fake.url + "/cgi-bin/stable_token", timeout=5, json={
+            "grant_type": "client_credential", "appid": fake.state.appid, "secret": SECRET}) as res:
+        assert res.json()["access_token"] == ours
 
-    # Within the 5-minute overlap the old token still works, nothing is refetched.
+    fake.clock.advance(3600)  # long past the classic token's five-minute overlap
     assert client.msg_sec_check(openid=active_openid, content="你好").suggest == "pass"
-    assert client.access_token() == old
+    assert client.access_token() == ours
+    assert fake.calls("/wxa/msg_sec_check") == 1
 
-    fake.clock.advance(301)
+
+def test_a_forced_refresh_elsewhere_costs_one_bounded_retry(client, fake, active_openid):
+    ours = client.access_token()
+    with fake.http.post(fake.url + "/cgi-bin/stable_token", timeout=5, json={
+            "grant_type": "client_credential", "appid": fake.state.appid, "secret": SECRET,
+            "force_refresh": True}) as res:
+        theirs = res.json()["access_token"]
+    assert theirs != ours
+
     assert client.msg_sec_check(openid=active_openid, content="你好").suggest == "pass"
-    assert client.access_token() != old
-    assert fake.stats()["token_fetches"] == 3
+    assert client.access_token() == theirs
+    assert fake.calls("/wxa/msg_sec_check") == 2  # refused once with 40001, retried once
 
 
 # --- subscribe messages -------------------------------------------------------------------------

@@ -138,7 +138,7 @@ def test_a_client_picks_up_the_token_another_one_refreshed(any_db, fake):
         fake.post("/_fake/force-token-error", {"count": 1})
         first.msg_sec_check(openid=openid, content="你好")  # refreshes the shared token
 
-        fake.clock.advance(301)  # the first token is now retired on the fake
+        fake.clock.advance(301)
         assert second.msg_sec_check(openid=openid, content="你好").suggest == "pass"
     stats = fake.stats()
     assert stats["token_fetches"] == 2

@@ -16,6 +16,7 @@ from miniapp_api.console.core import Routes
 from miniapp_api.console.core import township_scope
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+from miniapp_api.console.core import page_arg
 
 routes = Routes()
 
@@ -47,10 +48,7 @@ def audit_log():
     """GET the audit log."""
     errors: dict = {}
     q = _query(errors)
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg(request.args)
     rows = list(q.paginate(page, PAGE_SIZE)) if not errors else []
     return render_template("console/audit.html", rows=rows, args=request.args, errors=errors, page=page,
                            page_size=PAGE_SIZE, labels=audit.ACTION_LABELS, townships=visible_townships()), \

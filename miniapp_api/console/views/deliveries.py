@@ -21,6 +21,7 @@ from miniapp_api.console.core import get_settings
 from miniapp_api.console.core import township_scope
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+from miniapp_api.console.core import page_arg
 
 routes = Routes()
 
@@ -30,10 +31,7 @@ def _page(errors=None, status=200):
     scope = township_scope()
     state = a.get("state", "dead")
     target = a.get("target", "")[:96]
-    try:
-        page = max(1, int(a.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg(a)
     owners = [("township", t) for t in visible_townships()]
     if scope is None:
         owners += [("department", d) for d in Department.select().order_by(Department.id)]

@@ -17,14 +17,15 @@ from miniapp_api.models import Township
 from miniapp_api.models import utcnow
 from miniapp_api.models.console import MENTION_POLICIES
 from miniapp_api.models.console import MappingPolicy
+from miniapp_api.deadlines import ladder
 from miniapp_api.groups import checks
-from miniapp_api.groups import dryrun
 from miniapp_api.groups import health as group_health
 from miniapp_api.groups import mappings as group_mappings
 from miniapp_api.groups import owners as group_owners
 from miniapp_api.groups import snapshots
 from miniapp_api.groups import testsend
 from miniapp_api.groups import versions as group_versions
+from miniapp_api.org import dryrun
 from miniapp_api.validation import FormError
 from miniapp_api.console.core import admin
 from miniapp_api.console.core import Routes
@@ -171,22 +172,30 @@ def routing_dry_run():
     township = a.get("township", townships[0].code if len(townships) == 1 else "")
     grids = []
     if township:
+        admin().require(write=False, township=township)  # before anything of that unit is read
         grids = list(Grid.select(Grid, Community).join(Community).join(Township)
                      .where(Township.code == township).order_by(Community.name, Grid.name))
-    result, errors = None, {}
+    result, errors, people = None, {}, []
     if a.get("run"):
-        if township:
-            admin().require(write=False, township=township)
         try:
             grid_id = int(a["grid"]) if a.get("grid") else None
             lat = float(a["lat"]) if a.get("lat") else None
             lng = float(a["lng"]) if a.get("lng") else None
             if (lat is None) != (lng is None) or (lat is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180)):
                 raise FormError({"lat": "坐标要同时填写纬度（-90～90）和经度（-180～180）"})
-            result = dryrun.dry_run(get_settings(), township, a.get("category", ""), grid_id=grid_id, lat=lat, lng=lng)
+            # A place is routed by the dry run itself, with the one routing function.
+            found = dryrun.dry_run(get_settings(), township, a.get("category", ""), grid_id=grid_id, lat=lat, lng=lng)
+            if found.route is not None and found.route.moved:
+                if not admin().can_read(found.township.code):  # another unit's people are not shown
+                    raise FormError({"lat": f"该位置在{found.township.name}的网格内，上报会改由{found.township.name}"
+                                            "办理；该单位不在您的管理范围内"})
+                township = found.township.code  # the location wins over the township picked
+            result = found
+            people = ladder.people_by_level(result.township.id, result.grid.id if result.grid else None)
         except ValueError:
             errors = {"lat": "网格和坐标应为数字"}
         except FormError as err:
             errors = err.errors
     return render_template("console/routing.html", townships=townships, categories=categories, grids=grids,
-                           args=a, township=township, result=result, errors=errors), 422 if errors else 200
+                           args=a, township=township, result=result, errors=errors,
+                           people=people), 422 if errors else 200

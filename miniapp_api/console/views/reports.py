@@ -18,6 +18,7 @@ from miniapp_api.console.core import admin
 from miniapp_api.console.core import Routes
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+from miniapp_api.console.core import page_arg
 from miniapp_api.console.stats import overdue_clause
 
 routes = Routes()
@@ -25,10 +26,7 @@ routes = Routes()
 
 def _filters() -> queue.Filters:
     a = request.args
-    try:
-        page = max(1, int(a.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg(a)
     status = a.get("status", "")
     return queue.Filters(township=a.get("township", ""), status=status if status in STATUS_LABELS else "",
                          category=a.get("category", ""), overdue=a.get("overdue") == "1", q=a.get("q", "")[:60],

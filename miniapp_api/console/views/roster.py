@@ -12,6 +12,7 @@ from peewee import JOIN
 from miniapp_api.errors import NotFound
 from miniapp_api.models import Category
 from miniapp_api.models import Community
+from miniapp_api.models import Department
 from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Township
@@ -25,17 +26,19 @@ from miniapp_api.console.core import Routes
 from miniapp_api.console.core import township_scope
 from miniapp_api.console.core import visible_townships
 from miniapp_api.console.core import who
+from miniapp_api.console.core import page_arg
 
 routes = Routes()
 
-ROLES = {"grid_leader": "网格长", "grid_worker": "网格员", "township_staff": "乡镇/街道工作人员",
-         "department_staff": "部门工作人员", "county_staff": "县级工作人员"}
+ROLES = {"grid_leader": "网格长", "grid_worker": "网格员", "community_leader": "村（社区）网格长",
+         "township_staff": "乡镇/街道工作人员", "department_staff": "部门工作人员", "county_staff": "县指挥中心"}
 PAGE_SIZE = 100
 
 
 def _officials(args) -> tuple[list[Official], int]:
-    q = (Official.select(Official, Township, Community, Grid)
+    q = (Official.select(Official, Township, Department, Community, Grid)
          .join(Township, JOIN.LEFT_OUTER).switch(Official)
+         .join(Department, JOIN.LEFT_OUTER).switch(Official)
          .join(Community, JOIN.LEFT_OUTER).switch(Official)
          .join(Grid, JOIN.LEFT_OUTER).where(Official.active == True))  # noqa: E712
     scope = township_scope()
@@ -48,12 +51,9 @@ def _officials(args) -> tuple[list[Official], int]:
         q = q.where(Official.name.contains(text) | Grid.name.contains(text) | Community.name.contains(text))
     if args.get("on_leave") == "1":
         q = q.where(Official.on_leave == True)  # noqa: E712
-    try:
-        page = max(1, int(args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_arg(args)
     total = q.count()
-    return list(q.order_by(Township.sort_order, Community.name, Grid.name, Official.duty_post, Official.name)
+    return list(q.order_by(Township.sort_order, Community.name, Grid.name, Official.duty_post, Official.name, Official.id)
                 .paginate(page, PAGE_SIZE)), total
 
 

@@ -1,9 +1,12 @@
 """The routing dry run: "a report of this category at this place would go to this grid, this
-official, this group", from the same routing and mention code the worker uses (through the
-bridge's :class:`~miniapp_api.groups.gateway.GroupGateway`), without writing anything."""
+official, this group", without writing anything. The grid (and, by its location, the township)
+comes from the one routing function, ``miniapp_api.org.routing.route``, exactly as a
+submission's; the card and its mentions from the same code the worker uses (through the
+bridge's :class:`~miniapp_api.groups.gateway.GroupGateway`).
+
+It lives beside the routing it calls: ``org`` builds on ``groups``, not the other way round."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from dataclasses import field
 
@@ -20,6 +23,7 @@ from miniapp_api.models.console import MappingPolicy
 from miniapp_api.groups import gateway
 from miniapp_api.groups.owners import owner
 from miniapp_api.groups.snapshots import mask_webhook
+from miniapp_api.org import routing
 from miniapp_api.validation import FormError
 
 
@@ -40,14 +44,7 @@ class DryRun:
     urgent: bool
     preview: str = ""
     notes: list[str] = field(default_factory=list)
-
-
-def _nearest_grid(township: Township, lat: float, lng: float) -> Grid | None:
-    grids = list(Grid.select(Grid).join(Community).where((Community.township == township.id)
-                                                         & Grid.center_lat.is_null(False) & Grid.center_lng.is_null(False)))
-    if not grids:
-        return None
-    return min(grids, key=lambda g: math.hypot(g.center_lat - lat, (g.center_lng - lng) * math.cos(math.radians(lat))))
+    route: routing.Route | None = None  # how the place was routed (None: a grid was chosen, or no place)
 
 
 def dry_run(settings: Settings, township_code: str, category_code: str, *, grid_id: int | None = None,
@@ -62,15 +59,20 @@ def dry_run(settings: Settings, township_code: str, category_code: str, *, grid_
         errors["category"] = "请选择问题类别"
     if errors:
         raise FormError(errors)
-    grid, how = None, "未指定网格：按乡镇/街道值班人员提醒"
+    grid, how, route = None, "未指定网格：按乡镇/街道值班人员提醒", None
     if grid_id:
         grid = (Grid.select(Grid).join(Community).where((Grid.id == grid_id) & (Community.township == township.id)).first())
         if grid is None:
             raise FormError({"grid": "该网格不属于所选乡镇/街道"})
         how = "按所选网格"
     elif lat is not None and lng is not None:
-        grid = _nearest_grid(township, lat, lng)
-        how = "按坐标找到的最近网格" if grid else "该单位的网格还没有中心坐标，无法按位置确定网格"
+        # The one routing function, as a submission calls it (no resident here: no home grid).
+        route = routing.route(lat, lng, township=township, max_metres=settings.routing.nearest_grid_max_metres)
+        if route.moved:  # the location lies in another township's grid: the location wins
+            township = Township.get_by_id(route.township.id)
+        if route.grid is not None:
+            grid = Grid.select(Grid, Community).join(Community).where(Grid.id == route.grid.id).first()
+        how = route.note()
     report = Report(number="DRYRUN-0001", township=township, category=category, grid=grid, level=category.level,
                     description="（路由试算）", lat=lat or 0.0, lng=lng or 0.0, address="（路由试算）",
                     anonymous=False, status="pending", moderation="pass", urgent=bool(township.emergency))
@@ -79,9 +81,9 @@ def dry_run(settings: Settings, township_code: str, category_code: str, *, grid_
         targets = answer.targets
         mobiles = list(answer.mention_mobiles)
         officials = []
-        if mobiles:
-            scope = Official.grid == grid.id if grid else Official.township == township.id
-            by_mobile = {o.mobile: o for o in Official.select().where(scope & Official.mobile.in_(mobiles))}
+        if mobiles:  # any level's people (a community's, the county's): a mobile names one active official
+            found = Official.select().where(Official.active & Official.mobile.in_(mobiles)).order_by(Official.id.desc())
+            by_mobile = {o.mobile: o for o in found}
             officials = [by_mobile[m] for m in mobiles if m in by_mobile]
         preview = answer.markdown
         for m in mobiles:  # the page shows whom, not their full numbers
@@ -95,7 +97,7 @@ def dry_run(settings: Settings, township_code: str, category_code: str, *, grid_
     if not officials:
         notes.append("没有可 @ 的值班人员（网格没有 A/B 岗、人员请假或没有手机号，或提醒方式为不 @）。")
     return DryRun(township, category, answer.level_label or category.level, grid, how, officials,
-                  target, label, detail, ok, bool(township.emergency), preview, notes)
+                  target, label, detail, ok, bool(township.emergency), preview, notes, route)
 
 
 def describe_target(target: str, settings: Settings) -> tuple[str, str, bool]:

@@ -1,0 +1,283 @@
+"""Which grid a place belongs to: the one routing function of reports, ``GET /api/v1/locate``
+and the home-place locator (CONTRACT §3, docs/grids.md).
+
+For a point, in this order:
+
+1. ``boundary`` — the grid whose boundary contains it (its edge included). A location inside
+   another township's grid moves the report to that township: the location wins over the
+   township the resident picked. On a shared edge, or where two grids overlap within the
+   import's tolerance, a grid of the picked township wins, then the nearest centre, then the
+   older grid.
+2. ``nearest_centre`` — else the grid centre nearest to it within ``max_metres``, among the
+   picked township's grids (among all grids when no township is given).
+3. ``home`` — else the resident's home grid, if it lies in that township.
+4. ``none`` — else no grid: the township handles it (待指派网格).
+
+The grids live in a per-process index (:class:`GridIndex`: a shapely STRtree over the
+boundaries, another over the centres), built once and rebuilt when the grids change. It
+reads a fingerprint at most once a second (:data:`CHECK_SECONDS`): the highest grid id and a
+counter that every geometry write bumps (:func:`touch`, called by ``places.set_grid_geometry``
+and both imports; the writing process forgets its index at once). Routing a point then costs
+tens of microseconds, on SQLite and PostgreSQL alike.
+"""
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+import shapely
+from peewee import fn
+
+from miniapp_api.db import database
+from miniapp_api.models import Community
+from miniapp_api.models import Counter
+from miniapp_api.models import Grid
+from miniapp_api.models import Township
+from miniapp_api.org import geo
+from miniapp_api.prepared import Param
+from miniapp_api.prepared import Prepared
+
+#: The counter every write of a grid's boundary or centre bumps (see :func:`touch`).
+GEOMETRY_COUNTER = "grid_geometry"
+
+
+class Rule(StrEnum):
+    """How a point's grid was decided."""
+
+    BOUNDARY = "boundary"              # inside the grid's boundary
+    NEAREST_CENTRE = "nearest_centre"  # the nearest grid centre within the configured distance
+    HOME = "home"                      # the resident's home grid in that township
+    NONE = "none"                      # no grid: the township handles it (待指派网格)
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A township as routing names it."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class GridPlace:
+    """A grid as routing sees it: its names, township and centre (``(lat, lng)`` or None)."""
+
+    id: int
+    name: str
+    community: str
+    township: Unit
+    center: tuple[float, float] | None
+    has_boundary: bool
+
+    @property
+    def label(self) -> str:
+        """``东风社区 第1网格``."""
+        return f"{self.community} {self.name}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a point is routed: its township (None when unknown), grid (None: 待指派网格), the
+    rule that decided it, the distance to the chosen centre, and the township picked."""
+
+    rule: Rule
+    township: Unit | None
+    grid: GridPlace | None
+    max_metres: float
+    distance_m: float | None = None
+    picked: Unit | None = None
+
+    @property
+    def moved(self) -> bool:
+        """Whether the location moved the report away from the township the resident picked."""
+        return self.picked is not None and self.township is not None and self.township.id != self.picked.id
+
+    def note(self) -> str:
+        """How the grid was decided, in the words the timeline and the resident read."""
+        limit = f"{self.max_metres:g} 米"
+        if self.rule == Rule.BOUNDARY:
+            text = f"按位置分派：位于{self.grid.township.name} {self.grid.label}的边界内"
+            if self.moved:
+                text += (f"。上报时选择的是{self.picked.name}，但位置在{self.township.name}的网格内，"
+                         f"以位置为准，改由{self.township.name}办理")
+            return text
+        if self.rule == Rule.NEAREST_CENTRE:
+            return (f"按位置分派：不在任何网格边界内，离{self.grid.label}的中心点最近"
+                    f"（约 {self.distance_m:.0f} 米，{limit}以内）")
+        if self.rule == Rule.HOME:
+            return (f"按居住地分派：位置不在任何网格内，{limit}内也没有本乡镇/街道的网格中心点，"
+                    f"交由居民登记的居住网格{self.grid.label}")
+        where = self.township.name if self.township else "乡镇/街道"
+        return (f"待指派网格：位置不在任何网格内，{limit}内没有本乡镇/街道的网格中心点，居民也没有登记"
+                f"本乡镇/街道的居住网格；由{where}办理，乡镇干部可用“指派 <编号> <网格名>”指派网格")
+
+    def out(self) -> dict:
+        """``{"township", "grid", "rule", "distance_m", "note"}`` as ``GET /api/v1/locate`` answers."""
+        return {
+            "township": {"code": self.township.code, "name": self.township.name} if self.township else None,
+            "grid": {"name": self.grid.name, "community": self.grid.community} if self.grid else None,
+            "rule": str(self.rule),
+            "distance_m": round(self.distance_m, 1) if self.distance_m is not None else None,
+            "note": self.note(),
+        }
+
+
+def unit_of(township: Township) -> Unit:
+    """The routing view of a township row."""
+    return Unit(township.id, township.code, township.name)
+
+
+class GridIndex:
+    """Every grid of the county in memory, with STRtrees over boundaries and centres."""
+
+    def __init__(self, rows):
+        """Build from ``(id, name, community, township id, code, name, lat, lng, boundary)`` rows."""
+        self.grids: dict[int, GridPlace] = {}
+        shapes, shape_ids, centres, centre_ids = [], [], [], []
+        units: dict[int, Unit] = {}
+        self.invalid: list[int] = []  # grids whose stored boundary no longer parses (ignored)
+        for gid, name, community, tid, tcode, tname, lat, lng, boundary in rows:
+            unit = units.setdefault(tid, Unit(tid, tcode, tname))
+            shp = None
+            if boundary:
+                try:
+                    shp = geo.shape_of(geo.parse_boundary(boundary))
+                except geo.InvalidBoundary:
+                    self.invalid.append(gid)
+            center = (lat, lng) if lat is not None and lng is not None else None
+            if center is None and shp is not None:
+                center = geo.centre_of(shp)
+            self.grids[gid] = GridPlace(gid, name, community, unit, center, shp is not None)
+            if shp is not None:
+                shapes.append(shp)
+                shape_ids.append(gid)
+            if center is not None:
+                centres.append(shapely.Point(center[1], center[0]))
+                centre_ids.append(gid)
+        shapely.prepare(shapes)
+        self._shape_ids = shape_ids
+        self._shapes = shapely.STRtree(shapes)
+        self._centre_ids = centre_ids
+        self._centres = shapely.STRtree(centres)
+
+    def __len__(self) -> int:
+        return len(self.grids)
+
+    def covering(self, lat: float, lng: float) -> list[GridPlace]:
+        """The grids whose boundary contains the point (edge included), oldest first."""
+        hits = self._shapes.query(shapely.Point(lng, lat), predicate="intersects")
+        return sorted((self.grids[self._shape_ids[i]] for i in hits), key=lambda g: g.id)
+
+    def nearest_centre(self, lat: float, lng: float, max_metres: float,
+                       township_id: int | None = None) -> tuple[GridPlace, float] | None:
+        """The grid (of ``township_id``, or any) whose centre is nearest, within ``max_metres``."""
+        my, mx = geo.metres_per_degree(lat)
+        dy, dx = max_metres / my * 1.01, max_metres / mx * 1.01
+        best: tuple[float, int] | None = None
+        for i in self._centres.query(shapely.box(lng - dx, lat - dy, lng + dx, lat + dy)):
+            grid = self.grids[self._centre_ids[i]]
+            if township_id is not None and grid.township.id != township_id:
+                continue
+            d = geo.haversine_m(lat, lng, *grid.center)
+            if d <= max_metres and (best is None or (d, grid.id) < best):
+                best = (d, grid.id)
+        return (self.grids[best[1]], best[0]) if best else None
+
+    def route(self, lat: float, lng: float, *, township: Unit | None = None, home_grid_id: int | None = None,
+              max_metres: float) -> Route:
+        """Where a report at ``(lat, lng)`` goes (see the module's docstring for the order)."""
+        hits = self.covering(lat, lng)
+        if hits:
+            def preference(g: GridPlace):
+                near = geo.haversine_m(lat, lng, *g.center) if g.center else math.inf
+                return (township is None or g.township.id != township.id, near, g.id)
+            grid = min(hits, key=preference) if len(hits) > 1 else hits[0]
+            return Route(Rule.BOUNDARY, grid.township, grid, max_metres, None, township)
+        found = self.nearest_centre(lat, lng, max_metres, township.id if township else None)
+        if found:
+            grid, d = found
+            return Route(Rule.NEAREST_CENTRE, grid.township, grid, max_metres, d, township)
+        home = self.grids.get(home_grid_id) if home_grid_id else None
+        if home is not None and (township is None or home.township.id == township.id):
+            return Route(Rule.HOME, home.township, home, max_metres, None, township)
+        return Route(Rule.NONE, township, None, max_metres, None, township)
+
+
+# --- the per-process index --------------------------------------------------------------------
+
+# MAX(id) is one index probe; COUNT(*) would read every row.
+_FINGERPRINT = Prepared(lambda: Grid.select(
+    fn.MAX(Grid.id), Counter.select(Counter.value).where(Counter.name == GEOMETRY_COUNTER)))
+_TOUCH = Prepared(lambda: Counter.insert(name=GEOMETRY_COUNTER, value=Param("first", Counter.value))
+                  .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}))
+
+#: How long a process trusts its index before it reads the fingerprint again. Changes made
+#: in this process (:func:`touch`) are seen at once; another process's within this time.
+CHECK_SECONDS = 1.0
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Held:
+    """The index this process routes with, the fingerprint it was built at, and when and on
+    which database (tests and the CLI rebind) that fingerprint was last read."""
+
+    fingerprint: tuple
+    index: GridIndex
+    db: object
+    checked_at: float
+
+
+_held: _Held | None = None
+
+
+def touch() -> None:
+    """Say that grids were created or deleted, or a boundary or centre changed (call inside
+    the writing transaction): this process rebuilds its index on its next routing call, the
+    others within :data:`CHECK_SECONDS`.
+
+    The counter starts at a random value, so two databases (a test's, the next test's) never
+    share a fingerprint by chance.
+    """
+    global _held
+    _TOUCH.execute(first=secrets.randbelow(2**30) + 1)
+    _held = None
+
+
+def _rows():
+    return (Grid.select(Grid.id, Grid.name, Community.name, Township.id, Township.code, Township.name,
+                        Grid.center_lat, Grid.center_lng, Grid.boundary)
+            .join(Community).join(Township).order_by(Grid.id).tuples())
+
+
+def current_index() -> GridIndex:
+    """This process's index of the grids, rebuilt first if they changed since it was built."""
+    global _held
+    held, now, db = _held, time.monotonic(), database.obj
+    if held is not None and held.db is db and now - held.checked_at < CHECK_SECONDS:
+        return held.index
+    fingerprint = tuple(_FINGERPRINT.one())
+    if fingerprint[1] is None:  # grids written without touch(): nothing to key a cache on
+        return GridIndex(_rows())
+    if held is not None and held.db is db and held.fingerprint == fingerprint:
+        _held = _Held(fingerprint, held.index, db, now)
+        return held.index
+    with _lock:
+        index = GridIndex(_rows())
+        _held = _Held(fingerprint, index, db, now)
+        return index
+
+
+def route(lat: float, lng: float, *, township: Township | Unit | None = None, home_grid_id: int | None = None,
+          max_metres: float) -> Route:
+    """Where a report at ``(lat, lng)`` goes, for the township the resident picked (if any)
+    and their home grid (if any): the one routing function (see the module's docstring)."""
+    if isinstance(township, Township):
+        township = unit_of(township)
+    return current_index().route(lat, lng, township=township, home_grid_id=home_grid_id, max_metres=max_metres)
