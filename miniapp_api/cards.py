@@ -104,3 +104,23 @@ def group_card(report: Report, settings: Settings) -> GroupCard:
         inline_photo_urls=tuple(inline + done_inline),
         held_photos=held + done_held,
     )
+
+
+@dataclass(frozen=True)
+class TransferDuty:
+    """Who a 转办 card asks to 报到 in the department's group: the department's post on duty,
+    or, when nobody there can act, the level that stands in (the county), said plainly."""
+
+    department: str                      # the department's name
+    who: str                             # ``孙城管``, or ``县直部门未登记A/B岗，由县指挥中心（…）处理``
+    mention_mobiles: tuple[str, ...]     # the mobiles of those named, for ``@`` and ``at.atMobiles``
+
+
+def transfer_duty(report: Report) -> TransferDuty:
+    """Who answers a whistle to ``report``'s department: its A post, B when A is away, both while
+    emergency mode is in force for the unit; when nobody in the department can act, the county
+    staff on duty (``ladder.reach`` from the department level), never a township official."""
+    found = ladder.reach(report, "department")
+    officials = found.on_duty(emergency=in_force(report.township_id))
+    return TransferDuty(department=report.department.name if report.department_id else "",
+                        who=ladder.who(found, officials), mention_mobiles=tuple(ladder.mobiles(officials)))

@@ -62,13 +62,38 @@ def _new_report(event: OutboxEvent, settings: Settings) -> dict:
     return render.render_new_report(report_card(event.report, settings))
 
 
+def _is_transfer(event: OutboxEvent) -> bool:
+    """Whether ``event`` is a whistle (转办) of a report: its groups get the 转办 card."""
+    p = event.payload
+    return event.kind == "report.status_changed" and p.get("to") == "transferred" \
+        and p.get("action") == "transfer" and event.report_id is not None
+
+
+def _transfer(event: OutboxEvent, settings: Settings, *, department_copy: bool) -> dict:
+    """The 转办 card: the department sees the report here first, so it carries it in full. The
+    department's copy @-mentions its post on duty (or the county standing in, said plainly:
+    ``cards.transfer_duty``); the township's copy mentions nobody of the department."""
+    p, report = event.payload, event.report
+    extra: dict = {"department": report.department.name if report.department_id else ""}
+    if department_copy:
+        duty = cards.transfer_duty(report)
+        extra.update(duty=duty.who, mention_mobiles=list(duty.mention_mobiles))
+    return render.render_transfer(report_card(report, settings), STATUS_LABELS.get(p["to"], p["to"]),
+                                  p.get("actor_name", ""), p.get("note"), **extra)
+
+
+def _township_copy(target: str) -> bool:
+    """Whether ``target`` is a township's (unit's) group: there a 转办 card mentions no department
+    official. Every other group — the department's, or the one staging group standing for all —
+    gets the department's copy."""
+    return target.startswith("dingtalk:township:")
+
+
 @PAYLOADS.register("report.status_changed")
 def _status_change(event: OutboxEvent, settings: Settings) -> dict:
     p = event.payload
-    if p["to"] == "transferred" and p.get("action") == "transfer" and event.report_id:
-        # The department sees the report here first: the card carries it in full.
-        return render.render_transfer(report_card(event.report, settings), STATUS_LABELS.get(p["to"], p["to"]),
-                                      p.get("actor_name", ""), p.get("note"))
+    if _is_transfer(event):  # without a target (no delivery to ask): the copy that mentions nobody
+        return _transfer(event, settings, department_copy=False)
     extra = {}
     if p["to"] == "resolved" and event.report_id:  # the resolved card: 上报照片 and 办结照片 apart
         card = cards.group_card(event.report, settings)
@@ -132,6 +157,8 @@ class DingtalkBridge:
     def _payload(self, delivery: Delivery) -> dict:
         """The group message of the delivery's event kind (:data:`PAYLOADS`)."""
         event = delivery.event
+        if _is_transfer(event):  # the 转办 card differs by group: only the department's mentions
+            return _transfer(event, self.settings, department_copy=not _township_copy(delivery.target))
         build = PAYLOADS.get(event.kind)
         if build is None:
             raise PermanentFailure(f"dingtalk cannot render event kind {event.kind}")

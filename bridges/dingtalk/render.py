@@ -267,11 +267,18 @@ def render_status_change(
     return _markdown(f"{action_label} {n}", "\n\n".join(lines))
 
 
-def render_transfer(card: ReportCard, status_label: str, actor_name: str, note: str | None) -> dict[str, Any]:
+def render_transfer(card: ReportCard, status_label: str, actor_name: str, note: str | None, *,
+                    department: str = "", duty: str = "", mention_mobiles: list[str] | None = None) -> dict[str, Any]:
     """The 转办 card, for the department's group (and the township's): who whistled it, and the
     report in full — category, place, the (escaped) description and the photos — with the
-    detail link and the command hint, since the department sees the report here first."""
+    detail link and the command hint, since the department sees the report here first.
+
+    ``duty`` names who is to 报到 (the department's post on duty, or the level standing in,
+    said plainly) and ``mention_mobiles`` are @-mentioned in the text and in ``at.atMobiles``:
+    the department's copy passes them; the township's copy passes neither and mentions nobody.
+    ``card.mention_mobiles`` is not used here."""
     n = report_number(card.number)
+    mobiles = _mobiles(mention_mobiles or [])
     category = escape_md(card.category, 40)
     place = " ".join(x for x in (escape_md(card.township_name, 40), escape_md(card.address, 120)) if x)
     lines = [
@@ -281,6 +288,10 @@ def render_transfer(card: ReportCard, status_label: str, actor_name: str, note: 
     ]
     if note:
         lines.append(f"**说明：** {escape_md(note)}")
+    if department:
+        lines.append(f"**报到部门：** {escape_md(department, 40)}")
+    if duty:
+        lines.append(f"**请报到：** {escape_md(duty, 120)}")
     lines += [
         f"**类别：** {category}",
         f"**地点：** {place or '未填写'}",
@@ -294,7 +305,9 @@ def render_transfer(card: ReportCard, status_label: str, actor_name: str, note: 
     if card.link:
         lines.append(f"[查看详情]({safe_url(card.link)})")
     lines.append(f"> {command_hint(n)}")
-    return _markdown(f"转办 {n} {card.category}", "\n\n".join(lines))
+    if mobiles:
+        lines.append(_mention_line(mobiles))
+    return _markdown(f"转办 {n} {card.category}", "\n\n".join(lines), at_mobiles=mobiles)
 
 
 def _digest_entry(index: int, card: ReportCard) -> str:
