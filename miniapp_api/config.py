@@ -316,20 +316,22 @@ class CategorySettings(_Section):
     resolve_hours: float = Field(default=72, gt=0)
     # 办结 needs a completion photo (办结照片) for this category.
     needs_proof: bool = False
+    # One line for residents: what belongs in this category (shown under the mini-program's picker).
+    help: str = Field(default="", max_length=200)
 
 
 DEFAULT_CATEGORIES: tuple[dict[str, Any], ...] = (
-    {"code": "road", "name": "道路破损", "level": "township"},
-    {"code": "sanitation", "name": "环境卫生", "level": "grid"},
-    {"code": "streetlight", "name": "路灯故障", "level": "community"},
-    {"code": "drainage", "name": "排水井盖", "level": "community"},
-    {"code": "greenery", "name": "绿化养护", "level": "community"},
-    {"code": "parking", "name": "违章停车", "level": "township"},
-    {"code": "construction", "name": "违章建筑", "level": "township"},
-    {"code": "noise", "name": "噪音扰民", "level": "grid"},
-    {"code": "safety", "name": "安全隐患", "level": "township"},
-    {"code": "dispute", "name": "矛盾纠纷", "level": "grid"},
-    {"code": "other", "name": "其他", "level": "grid"},
+    {"code": "road", "name": "道路破损", "level": "township", "help": "路面坑洼、塌陷、人行道砖松动等"},
+    {"code": "sanitation", "name": "环境卫生", "level": "grid", "help": "垃圾没人清、污水横流、卫生死角等"},
+    {"code": "streetlight", "name": "路灯故障", "level": "community", "help": "路灯不亮、常亮、灯杆歪倒等"},
+    {"code": "drainage", "name": "排水井盖", "level": "community", "help": "井盖丢失破损、下水道堵塞、积水等"},
+    {"code": "greenery", "name": "绿化养护", "level": "community", "help": "树木倒伏、枯枝、绿地毁坏等"},
+    {"code": "parking", "name": "违章停车", "level": "township", "help": "占道停车、堵消防通道、堵小区门口等"},
+    {"code": "construction", "name": "违章建筑", "level": "township", "help": "私搭乱建、违规圈占等"},
+    {"code": "noise", "name": "噪音扰民", "level": "grid", "help": "夜间施工、商铺喇叭扰民等"},
+    {"code": "safety", "name": "安全隐患", "level": "township", "help": "电线裸露、墙体开裂、危险广告牌等（正在发生的危险请先拨打 110/119）"},
+    {"code": "dispute", "name": "矛盾纠纷", "level": "grid", "help": "邻里、物业等矛盾，需要社区出面调解"},
+    {"code": "other", "name": "其他", "level": "grid", "help": "以上都不是的问题"},
 )
 
 

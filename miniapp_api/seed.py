@@ -56,7 +56,7 @@ def apply_config(settings: Settings) -> int:
             changed += _upsert(Category, {"code": c.code},
                                {"name": c.name, "level": c.level, "accept_hours": c.accept_hours,
                                 "resolve_hours": c.resolve_hours, "sort_order": i,
-                                "needs_proof": c.needs_proof})
+                                "needs_proof": c.needs_proof, "help": c.help})
         if settings.county is not None:
             changed += _map_group("county", "county", settings.county.dingtalk)
         changed += seed_policy(settings)  # [deadlines]: the ladder policy and the holiday calendar

@@ -21,6 +21,7 @@ from miniapp_api.migrations import v006_report_indexes
 from miniapp_api.migrations import v010_photo_checks
 from miniapp_api.migrations import v012_support_merge
 from miniapp_api.migrations import v013_catalogue_version
+from miniapp_api.migrations import v014_category_help
 from miniapp_api.models import SchemaVersion
 
 #: Every migration, in the order it runs.
@@ -34,6 +35,7 @@ STEPS = (
     v010_photo_checks,
     v012_support_merge,
     v013_catalogue_version,
+    v014_category_help,
 )
 # Numbers are handed out per issue, so a higher one may land before a lower one: in order,
 # without repeats (the lead closes any gap when the lower ones land).

@@ -180,6 +180,8 @@ class Category(BaseModel):
     sort_order = IntegerField(default=0)
     # 办结 needs a completion photo (办结照片) for reports of this category (v012).
     needs_proof = BooleanField(default=False)
+    # What belongs in this category, shown to residents under the picker (v014); may be empty.
+    help = CharField(max_length=200, default="")
 
 
 # --- residents ----------------------------------------------------------------------------

@@ -112,10 +112,16 @@ class CategoryOut(BaseModel):
     name: str
 
 
+class CategoryItem(CategoryOut):
+    """One problem category in the residents' picker, with its help text."""
+
+    help: str = Field(description="这一类包括什么（给居民看的一句话，可能为空）")
+
+
 class CategoryList(BaseModel):
     """The active problem categories."""
 
-    items: list[CategoryOut]
+    items: list[CategoryItem]
 
 
 class PhotoOut(BaseModel):

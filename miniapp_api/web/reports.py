@@ -66,9 +66,10 @@ def report_out(report, photos: list, base_url: str, *, completion: list | None =
     }
 
 
-def report_detail_out(report: Report, base_url: str) -> dict:
+def report_detail_out(report: Report, base_url: str, *, relation: str | None = None) -> dict:
     """A report with its photos and timeline, as the API shows it to its resident (or follower)."""
-    body = report_out(report, service.photos_of(report.resident_id, [report.id])[report.id], base_url)
+    body = report_out(report, service.photos_of(report.resident_id, [report.id])[report.id], base_url,
+                      relation=relation)
     entries = TimelineEntry.select().where(TimelineEntry.report == report).order_by(TimelineEntry.id)
     body["timeline"] = [
         {"at": iso(e.at), "status": e.status, "action": e.action, "channel": e.channel,
@@ -117,7 +118,10 @@ def list_reports(resident: Resident, query: ReportListQuery):
 def get_report(resident: Resident, number: str):
     """One of the resident's reports with its timeline."""
     report = support.own_or_followed(resident, _number(number))
-    return report_detail_out(report, collaborators.current().settings.server.public_base_url)
+    # A follower opens the report from a notification too: "relation" tells the client not to
+    # offer the rating and 重办, which only the reporter may use.
+    relation = "own" if report.resident_id == resident.id else "following"
+    return report_detail_out(report, collaborators.current().settings.server.public_base_url, relation=relation)
 
 
 @bp.operation("/reports/<number>/rating", "POST", summary="评价已办结的问题（随即关闭）", tag="reports",

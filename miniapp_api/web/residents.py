@@ -27,9 +27,9 @@ def list_townships():
 
 @bp.operation("/categories", "GET", summary="问题类别列表", tag="reference", response=CategoryList, auth=False)
 def list_categories():
-    """The active problem categories."""
+    """The active problem categories, each with its help text (empty when none is configured)."""
     rows = Category.select().where(Category.active == True).order_by(Category.sort_order, Category.id)  # noqa: E712
-    return {"items": [{"code": c.code, "name": c.name} for c in rows]}
+    return {"items": [{"code": c.code, "name": c.name, "help": c.help or ""} for c in rows]}
 
 
 @bp.operation("/me", "GET", summary="当前居民", tag="me", response=ResidentOut)

@@ -3,7 +3,6 @@
  * 页面只通过这里访问服务器。
  */
 const { request } = require('./http')
-const { ApiError } = require('./errors')
 
 /**
  * @typedef {{ code: string, name: string }} CodeName
@@ -20,26 +19,28 @@ const { ApiError } = require('./errors')
  * @property {CodeName} township
  * @property {{ lat: number, lng: number, address: string }} location
  * @property {Photo[]} photos
- * @property {Photo[]} [completion_photos]
  * @property {boolean} anonymous
  * @property {string} created_at
  * @property {string} updated_at
  * @property {string | null} reply
  * @property {{ score: number, comment: string } | null} rating
- * @property {GridRef} [grid]
- * @property {string} [relation]
- * @property {string} [merged_into]
+ * @property {GridRef} grid 分派到的网格，null 表示还待指派
+ * @property {Photo[]} completion_photos 办结时工作人员拍的照片
+ * @property {number} supporters 点了「我也遇到」的居民人数
+ * @property {string | null} merged_into 合并到的那条上报的编号（status 为 merged 时）
+ * @property {'own' | 'following'} [relation] 列表里：自己报的，还是「我也遇到」关注的
  * @property {TimelineEntry[]} [timeline]
  * @typedef {{ items: Report[], next_cursor: string | null }} ReportPage
  * @typedef {{ category: string, description: string, township: string, location: { lat: number, lng: number, address: string }, photos: string[], anonymous: boolean }} ReportBody
- * @typedef {{ township: CodeName | null, community?: IdName | null, grid: ({ name: string, community?: string } | IdName | null), rule: string }} Located
+ * @typedef {{ township: CodeName | null, grid: { name: string, community: string } | null, rule: 'boundary' | 'nearest_centre' | 'home' | 'none', distance_m?: number | null, note?: string }} Located
+ * @typedef {{ number: string, category: CodeName, status: string, distance_m: number, created_at: string, summary: string, thumbnail_url: string | null }} NearbyReport
  */
 
 // ---- 公共列表
 
 /** @returns {Promise<{ items: Array<CodeName & { kind: string }> }>} */
 const townships = () => request({ path: '/townships', auth: false })
-/** @returns {Promise<{ items: Array<CodeName & { help?: string }> }>} */
+/** @returns {Promise<{ items: Array<CodeName & { help: string }> }>} 类别和给居民看的说明（可能为空） */
 const categories = () => request({ path: '/categories', auth: false })
 /** @param {string} code @returns {Promise<{ items: Array<IdName & { kind: string }> }>} */
 const communities = (code) => request({ path: '/townships/' + encodeURIComponent(code) + '/communities', auth: false })
@@ -60,7 +61,7 @@ const addSubscriptions = (templateIds) => request({ method: 'POST', path: '/me/s
 
 // ---- 上报
 
-/** @param {ReportBody} body @param {string} idempotencyKey @returns {Promise<Report & { nearby?: any[] }>} */
+/** @param {ReportBody} body @param {string} idempotencyKey @returns {Promise<Report & { nearby?: NearbyReport[] }>} */
 const createReport = (body, idempotencyKey) =>
   request({ method: 'POST', path: '/reports', data: body, header: { 'Idempotency-Key': idempotencyKey } })
 /** @param {string | null} [cursor] @param {number} [limit] @returns {Promise<ReportPage>} */
@@ -74,42 +75,31 @@ const rate = (number, score, comment) =>
 const reopen = (number, reason) =>
   request({ method: 'POST', path: '/reports/' + encodeURIComponent(number) + '/reopen', data: { reason } })
 
-// ---- 定位：这个位置的上报归哪个乡镇/街道
-
-/** GET /locate 是否存在（未知时为 null）；不存在就改用居住地定位接口。 */
-let locateAvailable = /** @type {boolean | null} */ (null)
+// ---- 定位：这个位置的上报会交给谁
 
 /**
- * 一个位置的上报会交给谁：优先 GET /locate（按上报分派规则）；服务器还没有这个接口（404 not_found）
- * 时改用 GET /me/home/locate（按网格边界/中心点）。找不到返回 null。
+ * 一个位置的上报会交给哪个乡镇/街道和网格，按服务器的上报分派规则（GET /locate，不保存）。
+ * township 是居民自己选的乡镇/街道（可不填）：位置不在任何网格内时，按它找最近的网格中心点。
  * @param {number} lat
  * @param {number} lng
- * @returns {Promise<Located | null>}
+ * @param {string} [township]
+ * @returns {Promise<Located>}
  */
-async function locate(lat, lng) {
-  if (locateAvailable !== false) {
-    try {
-      const out = await request({ path: '/locate', query: { lat, lng } })
-      locateAvailable = true
-      return out && out.township ? out : null
-    } catch (err) {
-      if (!(err instanceof ApiError && err.status === 404 && err.code === 'not_found')) throw err
-      locateAvailable = false
-    }
-  }
-  try {
-    const out = await request({ path: '/me/home/locate', query: { lat, lng } })
-    return out && out.township ? { township: out.township, community: out.community, grid: out.grid, rule: out.method } : null
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return null
-    throw err
-  }
-}
+const locate = (lat, lng, township) => request({ path: '/locate', query: { lat, lng, township } })
 
-/** 测试用：忘掉 /locate 是否存在。 */
-function resetLocateProbe() {
-  locateAvailable = null
-}
+// ---- 我也遇到
+
+/**
+ * 附近同类、还没办完的上报，近的在前（不含上报人的任何信息）。
+ * @param {number} lat @param {number} lng @param {string} category
+ * @returns {Promise<{ items: NearbyReport[] }>}
+ */
+const nearby = (lat, lng, category) => request({ path: '/reports/nearby', query: { lat, lng, category } })
+/**
+ * 我也遇到：关注这条上报（之后它的办理进度也通知我，「我的上报」里也有它）。按多次只算一次。
+ * @param {string} number @returns {Promise<{ number: string, supporters: number }>}
+ */
+const support = (number) => request({ method: 'POST', path: '/reports/' + encodeURIComponent(number) + '/support' })
 
 // ---- 通知公告
 
@@ -141,7 +131,7 @@ module.exports = {
   townships, categories, communities, grids,
   me, home, setHome, subscriptions, addSubscriptions,
   createReport, myReports, report, rate, reopen,
-  locate, resetLocateProbe,
+  locate, nearby, support,
   notices, notice, markNoticeRead,
   campaigns, campaign, signup, cancelSignup, checkin, mySignups, volunteerHours,
 }

@@ -11,7 +11,12 @@ const KEY = 'report-draft'
  * @typedef {'pending'|'uploading'|'done'|'failed'} PhotoStatus
  * @typedef {{ path: string, status: PhotoStatus, progress: number, uploadId: string, url: string, error: string }} DraftPhoto
  * @typedef {{ lat: number, lng: number, address: string, source: 'gps'|'map' }} DraftLocation
- * @typedef {{ code: string, name: string, proposed: boolean, gridName: string }} DraftTownship
+ * @typedef {Object} DraftTownship
+ * @property {string} code
+ * @property {string} name
+ * @property {boolean} proposed 按位置推荐的（居民自己选的为 false）
+ * @property {string} gridName 会分派到的网格（GET /locate），空表示待指派
+ * @property {string} [route] 怎么定的，说给居民听
  * @typedef {Object} Draft
  * @property {string} key Idempotency-Key
  * @property {DraftPhoto[]} photos

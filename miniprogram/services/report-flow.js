@@ -2,7 +2,7 @@
  * 随手拍的提交流程（页面调用，测试也直接驱动它）：
  *   1. 逐张上传还没传好的照片（每张有进度、自动重试），每传好一张就存一次草稿；
  *   2. 带着草稿的 Idempotency-Key POST /reports；
- *   3. 服务器确认（201）后才删除草稿，并记下回执给确认页显示。
+ *   3. 服务器确认（201）后才删除草稿，并记下回执（含服务器列出的附近同类上报）给确认页显示。
  * 任何一步失败，草稿都留在本地，居民再点提交时从断点继续，且不会重复上报。
  */
 const api = require('./api')
@@ -14,7 +14,7 @@ const RECEIPT_KEY = 'last-receipt'
 
 /**
  * @typedef {import('./draft').Draft} Draft
- * @typedef {{ number: string, status: string, township: string, grid: string, category: string, createdAt: string }} Receipt
+ * @typedef {{ number: string, status: string, township: string, grid: string, category: string, createdAt: string, nearby: import('./api').NearbyReport[] }} Receipt
  * @typedef {{ onChange?: (d: Draft) => void, uploadRetries?: number, backoffMs?: number }} FlowOptions
  */
 
@@ -92,6 +92,7 @@ async function submit(draft, opts) {
       grid: report.grid ? report.grid.name : '',
       category: report.category ? report.category.name : '',
       createdAt: report.created_at,
+      nearby: report.nearby || [],
     }
     storage.write(RECEIPT_KEY, receipt)
     return report

@@ -1,4 +1,4 @@
-/** 显示用的文字：状态、时间、类别说明。 */
+/** 显示用的文字：状态、时间、办理单位是怎么定的。 */
 
 /** @type {Record<string, { label: string, tone: string, hint: string }>} */
 const STATUS = {
@@ -51,26 +51,19 @@ function actionLabel(action) {
 }
 
 /**
- * 类别说明：服务器的类别暂时没有说明文字时用这里的（按 code）。
- * @type {Record<string, string>}
+ * 按位置推荐的办理单位是怎么定的，说给居民听（GET /locate 的 rule）。
+ * @param {{ township: { name: string } | null, grid: { name: string, community?: string } | null, rule: string, distance_m?: number | null }} found
  */
-const CATEGORY_HELP = {
-  sanitation: '垃圾没人清、污水横流、卫生死角等',
-  road: '路面坑洼、塌陷、人行道砖松动等',
-  streetlight: '路灯不亮、常亮、灯杆歪倒等',
-  drainage: '井盖丢失破损、下水道堵塞、积水等',
-  greenery: '树木倒伏、枯枝、绿地毁坏等',
-  parking: '占道停车、堵消防通道、堵小区门口等',
-  construction: '私搭乱建、违规圈占等',
-  noise: '夜间施工、商铺喇叭扰民等',
-  safety: '电线裸露、墙体开裂、危险广告牌等（正在发生的危险请先拨打 110/119）',
-  dispute: '邻里、物业等矛盾，需要社区出面调解',
-  other: '以上都不是的问题',
-}
-
-/** @param {{ code: string, help?: string }} c */
-function categoryHelp(c) {
-  return c.help || CATEGORY_HELP[c.code] || ''
+function routeText(found) {
+  const grid = found.grid ? (found.grid.community ? found.grid.community + ' ' : '') + found.grid.name : ''
+  const town = found.township ? found.township.name : '所在乡镇/街道'
+  if (found.rule === 'boundary' && grid) return '位置在' + grid + '的范围内，由这个网格的网格员办理。'
+  if (found.rule === 'nearest_centre' && grid) {
+    const d = typeof found.distance_m === 'number' ? '（约 ' + Math.round(found.distance_m) + ' 米）' : ''
+    return '位置不在哪个网格的范围内，交给离得最近的' + grid + d + '。'
+  }
+  if (found.rule === 'home' && grid) return '附近没有网格，交给您登记的居住网格' + grid + '。'
+  return '附近没有网格，由' + town + '安排网格员办理。'
 }
 
 /** @param {number} n */
@@ -94,4 +87,4 @@ function formatHours(h) {
   return v + ' 小时'
 }
 
-module.exports = { STATUS, statusInfo, actionLabel, categoryHelp, formatTime, formatHours, CATEGORY_HELP }
+module.exports = { STATUS, statusInfo, actionLabel, routeText, formatTime, formatHours }

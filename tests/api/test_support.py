@@ -109,6 +109,8 @@ def test_support_follows_once_and_lists_the_report_as_followed(client, residents
     assert mine["items"][1]["supporters"] == 1
     detail = client.get(f"/api/v1/reports/{a['number']}", headers=fan["headers"])
     assert detail.status_code == 200 and detail.get_json()["supporters"] == 1
+    assert detail.get_json()["relation"] == "following"  # so the client offers no rating or 重办
+    assert client.get(f"/api/v1/reports/{a['number']}", headers=owner["headers"]).get_json()["relation"] == "own"
     owner_list = client.get("/api/v1/reports?mine=true", headers=owner["headers"]).get_json()["items"]
     assert [(i["number"], i["relation"]) for i in owner_list] == [(a["number"], "own")]
     # Paging walks both kinds with one cursor.

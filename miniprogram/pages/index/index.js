@@ -36,7 +36,7 @@ Component({
           campaigns: c.items.filter((/** @type {any} */ x) => x.status === 'published').slice(0, 3).map((/** @type {any} */ x) => ({
             number: x.number, title: x.title, time: formatTime(x.starts_at), status: CAMPAIGN_STATUS[x.status] || x.status, mine: signupText(x.my_signup),
           })),
-          toRate: r.items.filter((x) => x.status === 'resolved').map((x) => ({ number: x.number, category: x.category.name, status: x.status })),
+          toRate: r.items.filter((x) => x.status === 'resolved' && x.relation !== 'following').map((x) => ({ number: x.number, category: x.category.name, status: x.status })),
           loaded: true,
         })
       } catch (err) {

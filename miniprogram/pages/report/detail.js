@@ -1,25 +1,14 @@
 /**
- * 上报详情：状态、办理单位和网格、办理过程（含工作人员答复）、处理前/处理后照片；
- * 办结后可以评价（星级 + 意见），或说明原因要求重办。
+ * 上报详情：状态、办理单位和网格、办理过程（含工作人员答复）、处理前（photos）/处理后
+ * （completion_photos）照片、几位居民也遇到；自己报的办结后可以评价（星级 + 意见），或说明原因
+ * 要求重办。「我也遇到」关注的（relation=following）只看进度。
  */
 const api = require('../../services/api')
 const { explain } = require('../../services/errors')
 const { formatTime, statusInfo } = require('../../utils/format')
 
-/**
- * 居民拍的照片与办结时工作人员拍的照片分开：服务器给 completion_photos，或照片带 kind: 'completion'。
- * @param {import('../../services/api').Report} r
- */
-function splitPhotos(r) {
-  const all = r.photos || []
-  const before = all.filter((p) => p.kind !== 'completion')
-  const after = (r.completion_photos || []).concat(all.filter((p) => p.kind === 'completion'))
-  return { before, after }
-}
-
 /** @param {import('../../services/api').Report} r */
 function view(r) {
-  const { before, after } = splitPhotos(r)
   const grid = r.grid && r.grid.name ? (r.grid.community ? r.grid.community + ' · ' : '') + r.grid.name : ''
   return {
     number: r.number,
@@ -36,15 +25,17 @@ function view(r) {
     rating: r.rating,
     mergedInto: r.merged_into || '',
     timeline: r.timeline || [],
-    before,
-    after,
-    canRate: r.status === 'resolved',
+    before: r.photos || [],
+    after: r.completion_photos || [],
+    supporters: r.supporters || 0,
   }
 }
 
 Component({
   data: {
     number: '',
+    following: false,
+    canRate: false,
     report: /** @type {ReturnType<typeof view> | null} */ (null),
     score: 0,
     comment: '',
@@ -58,7 +49,12 @@ Component({
   methods: {
     /** @param {Record<string, string | undefined>} query */
     onLoad(query) {
-      this.setData({ number: (query && query.number) || '' })
+      const following = !!query && query.relation === 'following'
+      this.setData({
+        number: (query && query.number) || '',
+        following,
+        notice: query && query.supported ? '已记下您也遇到了这个问题。办理进度会通知您，也可以在「我的上报」里查看。' : '',
+      })
       return this.load()
     },
     onPullDownRefresh() {
@@ -71,10 +67,18 @@ Component({
       }
       try {
         const r = await api.report(this.data.number)
-        this.setData({ report: view(r), errorMessage: '' })
+        this.show(r, { errorMessage: '' })
       } catch (err) {
         this.setData({ errorMessage: explain(err) })
       }
+    },
+    /**
+     * @param {import('../../services/api').Report} r
+     * @param {Record<string, any>} [more]
+     */
+    show(r, more) {
+      const canRate = r.status === 'resolved' && !this.data.following
+      this.setData(Object.assign({ report: view(r), canRate }, more || {}))
     },
     /** @param {WechatMiniprogram.CustomEvent<{ value: number }>} e */
     onScore(e) {
@@ -100,7 +104,7 @@ Component({
       this.setData({ busy: true, formError: '' })
       try {
         const r = await api.rate(this.data.number, this.data.score, this.data.comment.trim())
-        this.setData({ report: view(r), notice: '谢谢您的评价！', score: 0, comment: '' })
+        this.show(r, { notice: '谢谢您的评价！', score: 0, comment: '' })
       } catch (err) {
         this.setData({ formError: explain(err) })
       } finally {
@@ -117,7 +121,7 @@ Component({
       this.setData({ busy: true, formError: '' })
       try {
         const r = await api.reopen(this.data.number, reason)
-        this.setData({ report: view(r), notice: '已要求重新办理，工作人员会再来处理。', reason: '', showReopen: false })
+        this.show(r, { notice: '已要求重新办理，工作人员会再来处理。', reason: '', showReopen: false })
       } catch (err) {
         this.setData({ formError: explain(err) })
       } finally {
@@ -126,7 +130,8 @@ Component({
     },
     onOpenMerged() {
       const r = this.data.report
-      if (r && r.mergedInto) wx.redirectTo({ url: '/pages/report/detail?number=' + encodeURIComponent(r.mergedInto) })
+      // 合并后，原来的上报人关注着主上报（CONTRACT §4 合并）
+      if (r && r.mergedInto) wx.redirectTo({ url: '/pages/report/detail?number=' + encodeURIComponent(r.mergedInto) + '&relation=following' })
     },
   },
 })

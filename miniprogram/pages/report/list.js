@@ -1,4 +1,7 @@
-/** 我的上报：最新在前，滚到底加载下一页（游标），下拉刷新。 */
+/**
+ * 我的上报：自己报的和点了「我也遇到」关注的（徽章「我也遇到」），最新在前；已合并的显示
+ * 「已合并」和主上报的链接。滚到底加载下一页（游标），下拉刷新。
+ */
 const api = require('../../services/api')
 const { createPager } = require('../../services/pager')
 const { explain } = require('../../services/errors')
@@ -12,6 +15,7 @@ const row = (r) => ({
   summary: Array.from(r.description || '').slice(0, 40).join(''),
   time: formatTime(r.created_at),
   following: r.relation === 'following',
+  mergedInto: r.status === 'merged' && r.merged_into ? r.merged_into : '',
 })
 
 /** @type {ReturnType<typeof createPager<import('../../services/api').Report>> | null} */
@@ -59,7 +63,12 @@ Component({
     },
     /** @param {WechatMiniprogram.BaseEvent} e */
     onOpen(e) {
-      wx.navigateTo({ url: '/pages/report/detail?number=' + encodeURIComponent(String(e.currentTarget.dataset.number)) })
+      const rel = e.currentTarget.dataset.following ? '&relation=following' : ''
+      wx.navigateTo({ url: '/pages/report/detail?number=' + encodeURIComponent(String(e.currentTarget.dataset.number)) + rel })
+    },
+    /** 已合并的上报：打开它并入的主上报（原上报人关注着它）。 @param {WechatMiniprogram.BaseEvent} e */
+    onOpenMain(e) {
+      wx.navigateTo({ url: '/pages/report/detail?number=' + encodeURIComponent(String(e.currentTarget.dataset.number)) + '&relation=following' })
     },
     onNew() {
       wx.navigateTo({ url: '/pages/report/new' })

@@ -1,6 +1,7 @@
 /**
  * 工作人员和管理员那一侧：签名的钉钉 @机器人 回调（POST /callbacks/dingtalk，
- * sign = base64(HMAC-SHA256(app_secret, timestamp + "\n" + app_secret))），管理员接口，以及
+ * sign = base64(HMAC-SHA256(app_secret, timestamp + "\n" + app_secret))），带图片的消息（经假钉钉），
+ * 管理员接口，以及
  * 让投递进程把发件箱投完（tongxin worker --drain）。
  */
 const crypto = require('crypto')
@@ -48,6 +49,26 @@ async function sayInGroup(stack, text) {
 }
 
 /**
+ * 工作人员在群里 @机器人 发一条带图片的消息（钉钉的 richText：文字 + 图片），例如「办结 <编号> <答复>」
+ * 加一张办结照片。由假钉钉签名并投递到同心的 /callbacks/dingtalk（假钉钉按 --callback-url 投递），
+ * 同心再从假钉钉的机器人消息文件下载接口取回图片。
+ * @param {any} stack @param {string} text @param {Buffer[]} pictures
+ */
+async function sayInGroupWithPictures(stack, text, pictures) {
+  const o = stack.official
+  const res = await httpCall(stack.dingtalk + '/_fake/callback', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: Buffer.from(JSON.stringify({
+      conversation_id: o.conversationId, staff_id: o.staffId, text, pictures_b64: pictures.map((p) => p.toString('base64')),
+    })),
+  })
+  const out = JSON.parse(res.body.toString('utf8'))
+  if (res.status !== 200 || out.status !== 200) throw new Error(`picture callback "${text}" → ${res.status} ${res.body.toString('utf8')}`)
+  return out
+}
+
+/**
  * 管理员接口（Authorization: Bearer admin.api_token）。
  * @param {any} stack @param {string} method @param {string} path @param {any} [data]
  */
@@ -76,4 +97,4 @@ async function wechatMessages(stack) {
   return JSON.parse(res.body.toString('utf8')).items
 }
 
-module.exports = { sayInGroup, admin, drainWorker, wechatMessages, callbackSign }
+module.exports = { sayInGroup, sayInGroupWithPictures, admin, drainWorker, wechatMessages, callbackSign }

@@ -10,6 +10,7 @@ const api = require('../../services/api')
 
 const ERR = (status, code, message) => ({ status, data: { error: { code, message } } })
 const REPORT = {
+  supporters: 2, merged_into: null, relation: 'own',
   number: 'R20261206-0001', status: 'resolved', category: { code: 'sanitation', name: '环境卫生' }, description: '垃圾三天没人清理',
   township: { code: 'yongsheng', name: '永盛街道' }, location: { lat: 43.345, lng: 125.305, address: '人民大街18号' },
   photos: [{ url: 'https://tx.test/media/1.jpg', thumbnail_url: 'https://tx.test/media/1t.jpg' }],
@@ -34,34 +35,125 @@ function loggedIn() {
 }
 
 function lists() {
-  fakeWx.on('GET', '/categories', { data: { items: [{ code: 'sanitation', name: '环境卫生' }, { code: 'road', name: '道路破损', help: '服务器给的说明' }] } })
+  fakeWx.on('GET', '/categories', { data: { items: [{ code: 'sanitation', name: '环境卫生', help: '垃圾没人清、污水横流' }, { code: 'road', name: '道路破损', help: '' }] } })
   fakeWx.on('GET', '/townships', { data: { items: [{ code: 'yongsheng', name: '永盛街道', kind: 'street' }, { code: 'yitong', name: '伊通镇', kind: 'town' }] } })
-  fakeWx.on('GET', '/me/home/locate', { data: { township: { code: 'yongsheng', name: '永盛街道' }, community: { id: 1, name: '人民社区' }, grid: { id: 1, name: '第一网格' }, method: 'boundary', distance_m: 0 } })
+  fakeWx.on('GET', '/locate', (req) => (req.query.township === 'yitong'
+    ? { data: { township: { code: 'yitong', name: '伊通镇' }, grid: { name: '一组网格', community: '东尖山村' }, rule: 'nearest_centre', distance_m: 312.4, note: '' } }
+    : { data: { township: { code: 'yongsheng', name: '永盛街道' }, grid: { name: '第一网格', community: '人民社区' }, rule: 'boundary', distance_m: null, note: '' } }))
+  fakeWx.on('GET', '/reports/nearby', { data: { items: [] } })
+}
+
+const NEARBY = {
+  number: 'R20261205-0007', category: { code: 'sanitation', name: '环境卫生' }, status: 'accepted', distance_m: 36.6,
+  created_at: '2026-12-05T08:00:00+08:00', summary: '垃圾桶满了没人清', thumbnail_url: 'https://tx.test/media/7t.jpg',
 }
 
 beforeEach(() => {
-  api.resetLocateProbe()
   loggedIn()
 })
 
 describe('随手拍', () => {
-  test('renders, proposes the township from the location, shows help texts and the live count', async () => {
+  test('renders, proposes township and grid from /locate with the rule in plain words, shows the server\'s help texts and the live count', async () => {
     lists()
     const page = renderPage('pages/report/new')
     await settle(20)
     const t = text(page)
     expect(page.data.draft.township).toMatchObject({ code: 'yongsheng', proposed: true, gridName: '第一网格' })
-    expect(t).toContain('已按位置推荐（第一网格）')
+    expect(t).toContain('已按位置推荐：第一网格')
+    expect(t).toContain('位置在人民社区 第一网格的范围内，由这个网格的网格员办理。')
+    expect(fakeWx.calls.request.find((r) => r.path === '/locate').query).toEqual({ lat: '43.345', lng: '125.305' })
     expect(t).toContain('环境卫生：垃圾没人清、污水横流')
-    expect(t).toContain('道路破损：服务器给的说明')
+    expect(t).toContain('道路破损：')
     expect(t).toContain('匿名后，办理的工作人员看不到')
     expect(t).toContain('0/1000 字')
     page.instance.onDescriptionInput({ detail: { value: '井盖丢了🙁🙁' } }) // emoji 按一个字算
     await settle()
     expect(text(page)).toContain('6/1000 字')
-    // 推荐可以改
-    page.instance.onTownshipChange({ detail: { value: 1 } })
+    // 推荐可以改；改了以后按居民选的乡镇/街道再问一次网格，不再说“推荐”
+    await page.instance.onTownshipChange({ detail: { value: 1 } })
+    await settle()
+    expect(page.data.draft.township).toMatchObject({ code: 'yitong', proposed: false, gridName: '一组网格' })
+    expect(fakeWx.calls.request.filter((r) => r.path === '/locate').pop().query.township).toBe('yitong')
+    const after = text(page)
+    expect(after).not.toContain('已按位置推荐')
+    expect(after).toContain('网格：一组网格')
+    expect(after).toContain('交给离得最近的东尖山村 一组网格（约 312 米）')
+    // 再换位置：居民选的乡镇/街道不被推荐覆盖
+    await page.instance.onPickOnMap()
+    await settle()
+    expect(page.data.draft.township.code).toBe('yitong')
+    expect(page.data.draft.location.source).toBe('map')
+  })
+
+  test('a location in another township\'s grid says the report will go there; a failed locate lets the resident choose', async () => {
+    lists()
+    fakeWx.on('GET', '/locate', (req) => (req.query.township
+      ? { data: { township: { code: 'yongsheng', name: '永盛街道' }, grid: { name: '第一网格', community: '人民社区' }, rule: 'boundary' } }
+      : { fail: 'request:fail timeout' }))
+    const page = renderPage('pages/report/new')
+    await settle(20)
+    expect(page.data.draft.township).toBeNull()
+    expect(text(page)).toContain('暂时没能按位置推荐（网络不太好')
+    await page.instance.onTownshipChange({ detail: { value: 1 } })
+    await settle()
     expect(page.data.draft.township).toMatchObject({ code: 'yitong', proposed: false })
+    expect(text(page)).toContain('这个位置在永盛街道的网格范围内，提交后会按位置改由永盛街道办理。')
+  })
+
+  test('nearby open reports of the chosen category are shown, and 我也遇到 follows one instead of filing a new report', async () => {
+    lists()
+    fakeWx.on('GET', '/reports/nearby', (req) => ({ data: { items: req.query.category === 'sanitation' ? [NEARBY] : [] } }))
+    fakeWx.on('POST', '/me/subscriptions', { data: { items: [] } })
+    let supported = 0
+    fakeWx.on('POST', '/reports/R20261205-0007/support', () => { supported++; return { data: { number: 'R20261205-0007', supporters: 3 } } })
+    const page = renderPage('pages/report/new')
+    await settle(20)
+    expect(page.querySelector('.nearby')).toBeFalsy() // 还没选类别
+    await page.instance.onCategoryChange({ detail: { value: 0 } })
+    await settle()
+    const nearbyCall = fakeWx.calls.request.filter((r) => r.path === '/reports/nearby').pop()
+    expect(nearbyCall.query).toEqual({ lat: '43.345', lng: '125.305', category: 'sanitation' })
+    const t = text(page)
+    expect(t).toContain('附近已有人报过同类问题')
+    expect(t).toContain('垃圾桶满了没人清')
+    expect(t).toContain('约 37 米 · 办理中')
+    await page.instance.onCategoryChange({ detail: { value: 1 } }) // 别的类别附近没有
+    await settle()
+    expect(page.querySelector('.nearby')).toBeFalsy()
+    await page.instance.onCategoryChange({ detail: { value: 0 } })
+    page.instance.onDescriptionInput({ detail: { value: '门口垃圾' } })
+    await settle()
+
+    fakeWx.plan.modalConfirm = false // 居民说“不是同一件事”
+    await page.instance.onSupport({ currentTarget: { dataset: { number: 'R20261205-0007' } } })
+    expect(supported).toBe(0)
+    expect(drafts.load().description).toBe('门口垃圾')
+
+    fakeWx.plan.modalConfirm = true
+    page.querySelector('.me-too').dispatchEvent('tap')
+    await settle(20)
+    expect(fakeWx.calls.modal.pop().content).toContain('不再提交这份草稿')
+    expect(supported).toBe(1)
+    expect(fakeWx.calls.subscribe).toEqual([['tmpl-status']])
+    expect(fakeWx.calls.request.some((r) => r.path === '/reports' && r.method === 'POST')).toBe(false)
+    expect(drafts.load()).toBeNull()
+    expect(fakeWx.calls.navigate).toContainEqual(['redirectTo', '/pages/report/detail?number=R20261205-0007&relation=following&supported=1'])
+  })
+
+  test('a refused 我也遇到 is explained and the draft is kept', async () => {
+    lists()
+    fakeWx.on('GET', '/reports/nearby', { data: { items: [NEARBY] } })
+    fakeWx.on('POST', /\/support$/, ERR(409, 'invalid_transition', '该问题已办结'))
+    fakeWx.plan.subscribe = 'reject'
+    const page = renderPage('pages/report/new')
+    await settle(20)
+    await page.instance.onCategoryChange({ detail: { value: 0 } })
+    page.instance.onDescriptionInput({ detail: { value: '门口垃圾' } })
+    await page.instance.onSupport({ currentTarget: { dataset: { number: 'R20261205-0007' } } })
+    await settle()
+    expect(text(page)).toContain('状态刚刚变了')
+    expect(drafts.load().description).toBe('门口垃圾')
+    expect(fakeWx.calls.navigate.some((n) => n[0] === 'redirectTo')).toBe(false)
   })
 
   test('validates the form and shows what is missing, without calling the server', async () => {
@@ -184,12 +276,15 @@ test('首页 sends a resident who is not logged in to 登录', async () => {
 })
 
 test('提交成功 shows the tracking number and what happens next', async () => {
-  wx.setStorageSync('tx:last-receipt', { number: 'R-9', status: 'pending', township: '永盛街道', grid: '第一网格', category: '环境卫生', createdAt: '' })
+  wx.setStorageSync('tx:last-receipt', { number: 'R-9', status: 'pending', township: '永盛街道', grid: '第一网格', category: '环境卫生', createdAt: '', nearby: [NEARBY] })
   const page = renderPage('pages/report/done', { number: 'R-9' })
   await settle()
   const t = text(page)
   expect(t).toContain('R-9')
   expect(t).toContain('送到永盛街道的工作群')
+  expect(t).toContain('附近还有同类的问题在办理')
+  expect(t).toContain('垃圾桶满了没人清')
+  expect(t).toContain('约 37 米 · 办理中')
   page.querySelector('.primary-btn').dispatchEvent('tap')
   await settle()
   expect(fakeWx.calls.navigate).toEqual([['redirectTo', '/pages/report/detail?number=R-9']])
@@ -222,6 +317,8 @@ test('详情 shows before/after photos, grid, reply, timeline; rating needs a sc
   const t = text(page)
   expect(t).toContain('处理前（您拍的）（1 张）')
   expect(t).toContain('处理后（办结时拍的）（1 张）')
+  expect(t).toContain('2 位居民也遇到了这个问题')
+  expect(t).toContain('问题解决了吗')
   expect(t).toContain('所在网格：人民社区 · 第一网格')
   expect(t).toContain('办理单位：永盛街道')
   expect(t).toContain('工作人员答复')
@@ -232,6 +329,41 @@ test('详情 shows before/after photos, grid, reply, timeline; rating needs a sc
   await page.instance.onRate()
   expect(page.data.report.status).toBe('closed')
   expect(text(page)).toContain('您的评价')
+})
+
+test('我的上报 shows followed reports with a 我也遇到 badge, and merged ones as 已合并 with a link to the main report', async () => {
+  fakeWx.on('GET', '/reports', { data: { items: [
+    Object.assign({}, REPORT, { number: 'R-f', status: 'accepted', relation: 'following' }),
+    Object.assign({}, REPORT, { number: 'R-m', status: 'merged', merged_into: 'R-main' }),
+    REPORT,
+  ], next_cursor: null } })
+  const page = renderPage('pages/report/list')
+  await page.instance.onShow()
+  const rows = page.querySelectorAll('.list-item')
+  expect(rows).toHaveLength(3)
+  expect(rows[0].dom.textContent).toContain('我也遇到')
+  expect(rows[2].dom.textContent).not.toContain('我也遇到')
+  expect(rows[1].dom.textContent).toContain('已合并')
+  expect(rows[1].dom.textContent).toContain('已合并到 R-main，一起办理')
+  page.querySelector('.merged').dispatchEvent('tap')
+  rows[0].dispatchEvent('tap')
+  await settle()
+  expect(fakeWx.calls.navigate).toEqual([
+    ['navigateTo', '/pages/report/detail?number=R-main&relation=following'],
+    ['navigateTo', '/pages/report/detail?number=R-f&relation=following'],
+  ])
+})
+
+test('详情 of a followed report: supporters, before/after photos, no rating form; the 我也遇到 confirmation', async () => {
+  fakeWx.on('GET', /^\/reports\/R20261206-0001$/, { data: Object.assign({}, REPORT, { supporters: 3 }) })
+  const page = renderPage('pages/report/detail', { number: 'R20261206-0001', relation: 'following', supported: '1' })
+  await settle()
+  const t = text(page)
+  const shown = ['3 位居民也遇到了这个问题（包括您）', '已记下您也遇到了这个问题', '处理前（居民拍的）（1 张）', '处理后（办结时拍的）（1 张）']
+  expect(shown.filter((x) => !t.includes(x))).toEqual([])
+  expect(t).not.toContain('问题解决了吗')
+  expect(page.data.report.before.map((p) => p.url)).toEqual(['https://tx.test/media/1.jpg'])
+  expect(page.data.report.after.map((p) => p.url)).toEqual(['https://tx.test/media/9.jpg'])
 })
 
 test('详情 shows a refused reopen in plain words', async () => {
@@ -352,7 +484,7 @@ test('every page in app.json exists and renders; every control in every WXML has
   for (const f of wxmls) {
     const tags = fs.readFileSync(f, 'utf8').match(/<(button|input|textarea|picker|switch|view|image|text)\b[^>]*>/g) || []
     for (const tag of tags) {
-      const control = /^<(button|input|textarea|picker|switch)\b/.test(tag) || /\bbindtap=/.test(tag)
+      const control = /^<(button|input|textarea|picker|switch)\b/.test(tag) || /\b(bind|catch)tap=/.test(tag)
       if (control && !/\baria-label=/.test(tag)) missing.push(path.relative(ROOT, f) + ': ' + tag)
     }
   }

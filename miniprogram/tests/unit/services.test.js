@@ -1,4 +1,4 @@
-/** 服务模块：登录与 401 重新登录、错误说明、草稿、照片上传重试、定位回退、分页、坐标换算。 */
+/** 服务模块：登录与 401 重新登录、错误说明、草稿、照片上传重试、定位与我也遇到、分页、坐标换算。 */
 const auth = require('../../services/auth')
 const api = require('../../services/api')
 const drafts = require('../../services/draft')
@@ -7,11 +7,10 @@ const { uploadPhoto } = require('../../services/upload')
 const { createPager } = require('../../services/pager')
 const { explain, ApiError, stripFieldPrefix } = require('../../services/errors')
 const { wgsToGcj, gcjToWgs, distanceM } = require('../../utils/coords')
+const { routeText } = require('../../utils/format')
 const { checkScanned, prepareNoticeHtml, signupText } = require('../../services/community')
 
 const LOGIN = (token) => ({ data: { token, expires_at: '2099-01-01T00:00:00+08:00', resident: { id: 7 } } })
-
-beforeEach(() => api.resetLocateProbe())
 
 describe('auth', () => {
   test('logs in once for concurrent calls and keeps the token', async () => {
@@ -129,24 +128,34 @@ describe('upload', () => {
   })
 })
 
-describe('locate', () => {
-  test('uses GET /locate when the server has it', async () => {
+describe('locate and 我也遇到', () => {
+  test('GET /locate with the point and, when picked, the township; the rule in plain words', async () => {
     fakeWx.on('POST', '/auth/wechat-login', LOGIN('tok'))
-    fakeWx.on('GET', '/locate', { data: { township: { code: 'yitong', name: '伊通镇' }, grid: { name: '一组网格', community: '东尖山村' }, rule: 'boundary' } })
-    const out = await api.locate(43.3, 125.3)
-    expect(out.township.code).toBe('yitong')
-    expect(fakeWx.calls.request.some((r) => r.path === '/me/home/locate')).toBe(false)
+    const answer = { township: { code: 'yitong', name: '伊通镇' }, grid: { name: '一组网格', community: '东尖山村' }, rule: 'boundary', distance_m: null, note: '' }
+    fakeWx.on('GET', '/locate', { data: answer })
+    expect(await api.locate(43.3, 125.3)).toEqual(answer)
+    await api.locate(43.3, 125.3, 'yitong')
+    expect(fakeWx.calls.request.filter((r) => r.path === '/locate').map((r) => r.query)).toEqual([
+      { lat: '43.3', lng: '125.3' }, { lat: '43.3', lng: '125.3', township: 'yitong' },
+    ])
+    fakeWx.on('GET', '/locate', { status: 422, data: { error: { code: 'validation_failed', message: 'lat：超出范围', field: 'lat' } } })
+    await expect(api.locate(91, 0)).rejects.toMatchObject({ status: 422, code: 'validation_failed' })
+
+    const grid = { name: '一组网格', community: '东尖山村' }
+    expect(routeText({ township: null, grid, rule: 'boundary' })).toBe('位置在东尖山村 一组网格的范围内，由这个网格的网格员办理。')
+    expect(routeText({ township: null, grid, rule: 'nearest_centre', distance_m: 445.2 })).toContain('离得最近的东尖山村 一组网格（约 445 米）')
+    expect(routeText({ township: null, grid, rule: 'home' })).toContain('您登记的居住网格东尖山村 一组网格')
+    expect(routeText({ township: { name: '伊通镇' }, grid: null, rule: 'none' })).toBe('附近没有网格，由伊通镇安排网格员办理。')
   })
 
-  test('falls back to the home locator when /locate is missing (404 not_found), and remembers it', async () => {
+  test('nearby asks for one category at a point; support posts to the report', async () => {
     fakeWx.on('POST', '/auth/wechat-login', LOGIN('tok'))
-    fakeWx.on('GET', '/me/home/locate', (req) => ({ data: { township: { code: 'yongsheng', name: '永盛街道' }, community: { id: 1, name: '人民社区' }, grid: { id: 2, name: '第一网格' }, method: 'boundary', distance_m: 0 } }))
-    const out = await api.locate(43.345, 125.305)
-    expect(out).toMatchObject({ township: { code: 'yongsheng' }, rule: 'boundary' })
-    await api.locate(43.345, 125.305)
-    expect(fakeWx.calls.request.filter((r) => r.path === '/locate')).toHaveLength(1)
-    fakeWx.on('GET', '/me/home/locate', { status: 404, data: { error: { code: 'no_grid_here', message: '' } } })
-    await expect(api.locate(1, 1)).resolves.toBeNull()
+    fakeWx.on('GET', '/reports/nearby', { data: { items: [] } })
+    fakeWx.on('POST', '/reports/R-1/support', { data: { number: 'R-1', supporters: 1 } })
+    await api.nearby(43.3, 125.3, 'road')
+    expect(fakeWx.calls.request.find((r) => r.path === '/reports/nearby').query).toEqual({ lat: '43.3', lng: '125.3', category: 'road' })
+    await expect(api.support('R-1')).resolves.toEqual({ number: 'R-1', supporters: 1 })
+    expect(fakeWx.calls.request.find((r) => r.path === '/reports/R-1/support').header.Authorization).toBe('Bearer tok')
   })
 })
 
