@@ -1,5 +1,8 @@
 """Small, pure geometry: distances and grid boundaries (WKT or GeoJSON), on shapely.
 
+shapely is imported on first use (:func:`shapely_module`): importing this module costs nothing
+heavy, so only processes that read a boundary load shapely and numpy.
+
 Boundaries are stored as GeoJSON text (``Polygon`` or ``MultiPolygon``, positions as
 ``[lng, lat]``), whichever form they were imported in, and must be valid polygons (no
 self-intersecting ring, holes inside their shell). Grids are small (hundreds of metres), so
@@ -12,13 +15,19 @@ from __future__ import annotations
 import json
 import math
 
-import shapely
-import shapely.errors
-import shapely.geometry
-
 EARTH_RADIUS_M = 6_371_008.8
 MAX_BOUNDARY_CHARS = 200_000
 MAX_VERTICES = 20_000
+
+
+def shapely_module():
+    """The shapely module, imported on first use."""
+    # shapely (with numpy, about 20 MiB a process) is needed only where a boundary is read,
+    # checked or indexed: a worker that never meets one is spared it. Not called per point.
+    import shapely.errors  # noqa: F401 (its exceptions, below)
+    # the same heavy dependency: the submodule that turns GeoJSON into shapes
+    import shapely.geometry
+    return shapely
 
 
 class InvalidBoundary(ValueError):
@@ -87,6 +96,7 @@ def _from_geojson(data) -> dict:
 
 
 def _from_wkt(text: str) -> dict:
+    shapely = shapely_module()
     try:
         shp = shapely.from_wkt(text)
     except (shapely.errors.GEOSException, ValueError, TypeError):
@@ -129,7 +139,7 @@ def polygons(geometry: dict) -> list:
 
 def shape_of(geometry: dict):
     """The shapely geometry of a parsed boundary (x = longitude, y = latitude)."""
-    return shapely.geometry.shape(geometry)
+    return shapely_module().geometry.shape(geometry)
 
 
 # GEOS's reasons for an invalid polygon, in the words an administrator reads.
@@ -150,7 +160,7 @@ def check_valid(geometry: dict):
     """The shapely geometry of ``geometry`` if it is a valid (multi)polygon with an area;
     raises :class:`InvalidBoundary` naming the problem and where it is."""
     shp = shape_of(geometry)
-    reason = shapely.is_valid_reason(shp)
+    reason = shapely_module().is_valid_reason(shp)
     if reason != "Valid Geometry":
         key, _, where = reason.partition("[")
         text = _REASONS.get(key.strip(), f"边界无效（{key.strip()}）")
@@ -165,7 +175,7 @@ def check_valid(geometry: dict):
 
 def contains(geometry: dict, lat: float, lng: float) -> bool:
     """Whether the point lies in the geometry: inside or on its boundary, not in a hole."""
-    return shape_of(geometry).covers(shapely.Point(lng, lat))
+    return shape_of(geometry).covers(shapely_module().Point(lng, lat))
 
 
 def centre_of(shp) -> tuple[float, float]:

@@ -32,14 +32,12 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 
-import shapely
 
 from miniapp_api.db import write_tx
 from miniapp_api.models import Community
 from miniapp_api.models import Grid
 from miniapp_api.models import Township
 from miniapp_api.org import geo
-from miniapp_api.org import routing
 from miniapp_api.org.places import geometry_values
 from miniapp_api.org.places import set_grid_geometry
 
@@ -249,7 +247,7 @@ def _check(candidates: list[_Candidate], existing: dict[tuple, Grid]) -> list[Fe
                 owners.append(g)
             except geo.InvalidBoundary:
                 continue  # stored before validation existed; it is ignored by routing too
-    tree = shapely.STRtree(shapes)
+    tree = geo.shapely_module().STRtree(shapes)
     pairs_a, pairs_b = tree.query(shapes[:len(candidates)], predicate="intersects")
     for i, j in zip(pairs_a.tolist(), pairs_b.tolist()):
         if i == j or (j < len(candidates) and j < i):
@@ -293,7 +291,6 @@ def _check(candidates: list[_Candidate], existing: dict[tuple, Grid]) -> list[Fe
 
 def _apply(candidates: list[_Candidate], existing: dict[tuple, Grid], result: GridImportResult) -> None:
     communities = {(c.township_id, c.name): c for c in Community.select()}
-    changed = False
     for c in candidates:
         grid = existing.get((c.township.id, c.community, c.grid))
         if grid is None:
@@ -309,11 +306,8 @@ def _apply(candidates: list[_Candidate], existing: dict[tuple, Grid], result: Gr
         if values:
             Grid.update(**values).where(Grid.id == grid.id).execute()
             result.boundaries_set += 1
-            changed = True
         else:
             result.unchanged += 1
-    if changed or result.grids_created:
-        routing.touch()
 
 
 def import_grids(path_or_text: str | bytes | os.PathLike, *, dry_run: bool = False) -> GridImportResult:
@@ -364,7 +358,6 @@ def save_geometry(grid: Grid, boundary_text: str | None, center: tuple[float, fl
         values = geometry_values(Grid.get_by_id(grid.id), geometry, center)
         if values:
             Grid.update(**values).where(Grid.id == grid.id).execute()
-            routing.touch()
     return Grid.get_by_id(grid.id)
 
 

@@ -152,5 +152,4 @@ def set_grid_geometry(grid: Grid, boundary_text: str | None, center: tuple[float
     if values:
         with write_tx():
             Grid.update(**values).where(Grid.id == grid.id).execute()
-            routing.touch()  # every process's routing index rebuilds
     return Grid.get_by_id(grid.id)

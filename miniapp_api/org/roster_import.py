@@ -55,7 +55,6 @@ from peewee import JOIN
 
 from miniapp_api.db import write_tx
 from miniapp_api.org import geo
-from miniapp_api.org import routing
 from miniapp_api.org.places import set_grid_geometry
 from miniapp_api.models import Community
 from miniapp_api.models import Department
@@ -431,7 +430,6 @@ class _Org:
         if key not in self.grids:
             self.grids[key] = Grid.create(community=community, name=row.grid)
             self.result.grids_created += 1
-            routing.touch()  # a new grid: every process's routing index rebuilds
         grid = self.grids[key]
         if row.boundary or row.center:
             before = (grid.boundary, grid.center_lat, grid.center_lng)

@@ -14,35 +14,29 @@ For a point, in this order:
 4. ``none`` — else no grid: the township handles it (待指派网格).
 
 The grids live in a per-process index (:class:`GridIndex`: a shapely STRtree over the
-boundaries, another over the centres), built once and rebuilt when the grids change. It
-reads a fingerprint at most once a second (:data:`CHECK_SECONDS`): the highest grid id and a
-counter that every geometry write bumps (:func:`touch`, called by ``places.set_grid_geometry``
-and both imports; the writing process forgets its index at once). Routing a point then costs
-tens of microseconds, on SQLite and PostgreSQL alike.
+boundaries, another over the centres), one of the catalogue's values
+(:mod:`miniapp_api.catalogue`): the triggers of migration v013 bump the catalogue's version
+on every change to its tables (``grid``, ``community`` and ``township`` among them), whoever
+makes it, so the index is rebuilt once after a change (boundaries unchanged since the last
+index are not parsed again), and routing costs no statement while nothing changed: a
+submission has read the version already, ``GET /locate`` reads it once. Routing a point then
+costs tens of microseconds, on SQLite and PostgreSQL alike; without any boundary or centre,
+or for a township without one, it skips the search (and shapely is not even imported).
 """
 from __future__ import annotations
 
 import math
-import secrets
 import threading
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-import shapely
-from peewee import fn
-
+from miniapp_api import catalogue
 from miniapp_api.db import database
 from miniapp_api.models import Community
-from miniapp_api.models import Counter
 from miniapp_api.models import Grid
 from miniapp_api.models import Township
 from miniapp_api.org import geo
-from miniapp_api.prepared import Param
 from miniapp_api.prepared import Prepared
-
-#: The counter every write of a grid's boundary or centre bumps (see :func:`touch`).
-GEOMETRY_COUNTER = "grid_geometry"
 
 
 class Rule(StrEnum):
@@ -135,51 +129,69 @@ def unit_of(township: Township) -> Unit:
 class GridIndex:
     """Every grid of the county in memory, with STRtrees over boundaries and centres."""
 
-    def __init__(self, rows):
-        """Build from ``(id, name, community, township id, code, name, lat, lng, boundary)`` rows."""
+    def __init__(self, rows, previous: GridIndex | None = None):
+        """Build from ``(id, name, community, township id, code, name, lat, lng, boundary)`` rows;
+        boundaries ``previous`` (the index this one replaces) parsed are not parsed again."""
         self.grids: dict[int, GridPlace] = {}
+        known = previous._parsed if previous is not None else {}
+        # Boundary text -> (shape, its centre), or None when it no longer parses.
+        self._parsed: dict[str, tuple | None] = {}
         shapes, shape_ids, centres, centre_ids = [], [], [], []
         units: dict[int, Unit] = {}
         self.invalid: list[int] = []  # grids whose stored boundary no longer parses (ignored)
         for gid, name, community, tid, tcode, tname, lat, lng, boundary in rows:
             unit = units.setdefault(tid, Unit(tid, tcode, tname))
-            shp = None
+            shp = shp_centre = None
             if boundary:
-                try:
-                    shp = geo.shape_of(geo.parse_boundary(boundary))
-                except geo.InvalidBoundary:
+                if boundary not in self._parsed:
+                    self._parsed[boundary] = known[boundary] if boundary in known else _parse(boundary)
+                parsed = self._parsed[boundary]
+                if parsed is None:
                     self.invalid.append(gid)
-            center = (lat, lng) if lat is not None and lng is not None else None
-            if center is None and shp is not None:
-                center = geo.centre_of(shp)
+                else:
+                    shp, shp_centre = parsed
+            center = (lat, lng) if lat is not None and lng is not None else shp_centre
             self.grids[gid] = GridPlace(gid, name, community, unit, center, shp is not None)
             if shp is not None:
                 shapes.append(shp)
                 shape_ids.append(gid)
             if center is not None:
-                centres.append(shapely.Point(center[1], center[0]))
+                centres.append(center)
                 centre_ids.append(gid)
-        shapely.prepare(shapes)
         self._shape_ids = shape_ids
-        self._shapes = shapely.STRtree(shapes)
         self._centre_ids = centre_ids
-        self._centres = shapely.STRtree(centres)
+        # The townships that have a grid centre: a point picked in another one skips that search.
+        self._centred = {self.grids[gid].township.id for gid in centre_ids}
+        self._shapes = self._centres = None
+        if shapes or centres:
+            # shapely (with numpy, about 20 MiB a process) is loaded only once grids have a
+            # boundary or a centre (geo.shapely_module): a county without them, or a process
+            # that never routes, does without it. Looked up here, once per index, never per point.
+            self._shapely = shapely = geo.shapely_module()
+            shapely.prepare(shapes)
+            self._shapes = shapely.STRtree(shapes) if shapes else None
+            self._centres = (shapely.STRtree([shapely.Point(c[1], c[0]) for c in centres]) if centres
+                             else None)
 
     def __len__(self) -> int:
         return len(self.grids)
 
     def covering(self, lat: float, lng: float) -> list[GridPlace]:
         """The grids whose boundary contains the point (edge included), oldest first."""
-        hits = self._shapes.query(shapely.Point(lng, lat), predicate="intersects")
+        if self._shapes is None:
+            return []
+        hits = self._shapes.query(self._shapely.Point(lng, lat), predicate="intersects")
         return sorted((self.grids[self._shape_ids[i]] for i in hits), key=lambda g: g.id)
 
     def nearest_centre(self, lat: float, lng: float, max_metres: float,
                        township_id: int | None = None) -> tuple[GridPlace, float] | None:
         """The grid (of ``township_id``, or any) whose centre is nearest, within ``max_metres``."""
+        if self._centres is None or (township_id is not None and township_id not in self._centred):
+            return None
         my, mx = geo.metres_per_degree(lat)
         dy, dx = max_metres / my * 1.01, max_metres / mx * 1.01
         best: tuple[float, int] | None = None
-        for i in self._centres.query(shapely.box(lng - dx, lat - dy, lng + dx, lat + dy)):
+        for i in self._centres.query(self._shapely.box(lng - dx, lat - dy, lng + dx, lat + dy)):
             grid = self.grids[self._centre_ids[i]]
             if township_id is not None and grid.township.id != township_id:
                 continue
@@ -208,70 +220,50 @@ class GridIndex:
         return Route(Rule.NONE, township, None, max_metres, None, township)
 
 
+def _parse(boundary: str) -> tuple | None:
+    """The shape of a stored boundary and its centre ``(lat, lng)``, or None if it no longer parses."""
+    try:
+        shp = geo.shape_of(geo.parse_boundary(boundary))
+    except geo.InvalidBoundary:
+        return None
+    return shp, geo.centre_of(shp)
+
+
 # --- the per-process index --------------------------------------------------------------------
 
-# MAX(id) is one index probe; COUNT(*) would read every row.
-_FINGERPRINT = Prepared(lambda: Grid.select(
-    fn.MAX(Grid.id), Counter.select(Counter.value).where(Counter.name == GEOMETRY_COUNTER)))
-_TOUCH = Prepared(lambda: Counter.insert(name=GEOMETRY_COUNTER, value=Param("first", Counter.value))
-                  .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1}))
-
-#: How long a process trusts its index before it reads the fingerprint again. Changes made
-#: in this process (:func:`touch`) are seen at once; another process's within this time.
-CHECK_SECONDS = 1.0
+_ROWS = Prepared(lambda: Grid.select(Grid.id, Grid.name, Community.name, Township.id, Township.code, Township.name,
+                                     Grid.center_lat, Grid.center_lng, Grid.boundary)
+                 .join(Community).join(Township).order_by(Grid.id))
+#: The index's name among the catalogue's values (:mod:`miniapp_api.catalogue`).
+CATALOGUE_NAME = "org.routing.index"
 
 _lock = threading.Lock()
+# The last index built in this process, and on which database (tests and the CLI rebind):
+# the next one reuses its parsed boundaries.
+_last: tuple[object, GridIndex] | None = None
 
 
-@dataclass(frozen=True)
-class _Held:
-    """The index this process routes with, the fingerprint it was built at, and when and on
-    which database (tests and the CLI rebind) that fingerprint was last read."""
-
-    fingerprint: tuple
-    index: GridIndex
-    db: object
-    checked_at: float
+def grid_rows() -> list[tuple]:
+    """Every grid as :class:`GridIndex` is built from (one query)."""
+    return _ROWS.rows()
 
 
-_held: _Held | None = None
-
-
-def touch() -> None:
-    """Say that grids were created or deleted, or a boundary or centre changed (call inside
-    the writing transaction): this process rebuilds its index on its next routing call, the
-    others within :data:`CHECK_SECONDS`.
-
-    The counter starts at a random value, so two databases (a test's, the next test's) never
-    share a fingerprint by chance.
-    """
-    global _held
-    _TOUCH.execute(first=secrets.randbelow(2**30) + 1)
-    _held = None
-
-
-def _rows():
-    return (Grid.select(Grid.id, Grid.name, Community.name, Township.id, Township.code, Township.name,
-                        Grid.center_lat, Grid.center_lng, Grid.boundary)
-            .join(Community).join(Township).order_by(Grid.id).tuples())
+def _load_index() -> GridIndex:
+    """A fresh index of the grids as they are now, reusing the boundaries the last one parsed."""
+    global _last
+    db = database.obj
+    with _lock:
+        previous = _last[1] if _last is not None and _last[0] is db else None
+        index = GridIndex(grid_rows(), previous)
+        _last = (db, index)
+    return index
 
 
 def current_index() -> GridIndex:
-    """This process's index of the grids, rebuilt first if they changed since it was built."""
-    global _held
-    held, now, db = _held, time.monotonic(), database.obj
-    if held is not None and held.db is db and now - held.checked_at < CHECK_SECONDS:
-        return held.index
-    fingerprint = tuple(_FINGERPRINT.one())
-    if fingerprint[1] is None:  # grids written without touch(): nothing to key a cache on
-        return GridIndex(_rows())
-    if held is not None and held.db is db and held.fingerprint == fingerprint:
-        _held = _Held(fingerprint, held.index, db, now)
-        return held.index
-    with _lock:
-        index = GridIndex(_rows())
-        _held = _Held(fingerprint, index, db, now)
-        return index
+    """This process's index of the grids, as of the catalogue's version (the one in force, or
+    the one read now): rebuilt once after any change to the grids, their communities or
+    townships, whoever made it, and costing no statement while nothing changed."""
+    return catalogue.current().get(CATALOGUE_NAME, _load_index)
 
 
 def route(lat: float, lng: float, *, township: Township | Unit | None = None, home_grid_id: int | None = None,

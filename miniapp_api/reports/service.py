@@ -257,7 +257,8 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
     if verdict == "risky":
         raise ApiError("内容包含不适宜发布的信息，请修改后再提交", code="content_rejected", status=422, field="description")
 
-    routed = route_report(svc, resident, township, body)
+    with catalogue.using(snapshot):  # routing's grid index is in the same cached catalogue
+        routed = route_report(svc, resident, township, body)
     if routed.moved:  # the location lies in another township's grid: the location wins
         moved_to = snapshot.get("reports.places", _places)[2].get(routed.township.id)
         township = moved_to or Township.get_by_id(routed.township.id)

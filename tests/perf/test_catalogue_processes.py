@@ -3,7 +3,8 @@
 One process serves the API (``tongxin serve``, with its own cache); changes are made by other
 processes through the real paths: ``tongxin import-org`` (the CLI) and the console (this test
 process, logged in through its form). After each change, the server's very next submission
-must follow it: the duty post on leave, the category's new hours, the category turned off.
+must follow it: the duty post on leave, the category's new hours, the category turned off, a
+grid renamed or reshaped.
 """
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ import requests
 
 from miniapp_api.db import database
 from miniapp_api.models import Category
+from miniapp_api.models import Grid
 from miniapp_api.models import Official
 from miniapp_api.models import Report
+from miniapp_api.org import grid_import
 from tests.conftest import report_body
+from tests.org.conftest import grids  # noqa: F401 (the fixture)
 from tests.test_demo import free_port
 from tests.test_demo import wait_for
 
@@ -121,3 +125,27 @@ def test_another_process_sees_each_console_and_cli_change_on_its_next_request(se
     assert Category.get(Category.code == "sanitation").active is False
     refused = submit()
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "category"
+
+
+def test_another_process_routes_by_each_grid_change_on_its_next_request(server, residents, grids):
+    """Grid routing's index is part of the server's catalogue: a grid renamed or reshaped by
+    another process, through the domain or by a plain UPDATE, routes its very next request."""
+    base, _ = server
+    token = requests.post(f"{base}/api/v1/auth/wechat-login", json={"code": residents.code()},
+                          timeout=10).json()["token"]
+
+    def locate() -> tuple:
+        answer = requests.get(f"{base}/api/v1/locate?lat=43.345&lng=125.305&township=yongsheng",
+                              headers={"Authorization": f"Bearer {token}"}, timeout=10).json()
+        return (answer["grid"] or {}).get("name"), answer["rule"]
+
+    assert locate() == ("第1网格", "boundary")  # the server has now built its index
+    database.connect(reuse_if_open=True)
+    Grid.update(name="东一网格").where(Grid.id == grids["第1网格"]).execute()  # not through the domain
+    assert locate() == ("东一网格", "boundary")
+    # The console's path: the boundary shrinks, leaving the point 243 m from its new centre.
+    grid_import.save_geometry(Grid.get_by_id(grids["第1网格"]), "POLYGON ((125.300 43.340, 125.304 43.340, "
+                              "125.304 43.350, 125.300 43.350, 125.300 43.340))")
+    assert locate() == ("东一网格", "nearest_centre")
+    Grid.update(boundary=None, center_lat=None, center_lng=None).where(Grid.id == grids["第1网格"]).execute()
+    assert locate() == (None, "none")  # no other centre of the township within 500 m

@@ -9,26 +9,27 @@ import re
 import pytest
 
 from miniapp_api.db import database
+from miniapp_api.models import Grid
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.models import TimelineEntry
+from miniapp_api.org import grid_import
 from miniapp_api.reports.service import NUMBER_BLOCK
 from tests.conftest import report_body
+from tests.org.conftest import grids  # noqa: F401 (the fixture)
 from tests.perf.statements import statements
 
-# What one submission sends, once the process has its catalogue and a block of numbers,
-# by what each statement is for (see ``_label``):
+# What one submission sends, once the process has its catalogue (grid routing's index
+# included: routing sends nothing) and a block of numbers, by what each statement is for (see
+# ``_label``). Then the answer's nearby reports: one compiled query, and one for their photos
+# when any report is near (here always: the submissions before it are).
 MINE = {
     "sqlite": ["token", "daily count + catalogue version", "BEGIN", "daily count", "INSERT report",
-               "INSERT timeline_entry", "INSERT outbox_event", "COMMIT"],
+               "INSERT timeline_entry", "INSERT outbox_event", "COMMIT", "nearby reports", "nearby photos"],
     # data-modifying CTEs: the report, its entry and its event in one statement
     "postgresql": ["token", "daily count + catalogue version", "BEGIN", "daily count",
-                   "INSERT report + timeline_entry + outbox_event", "COMMIT"],
+                   "INSERT report + timeline_entry + outbox_event", "COMMIT", "nearby reports", "nearby photos"],
 }
-# Statements of other steps of the same request, and at most how many each may send: grid
-# routing (org.routing, its index's fingerprint; more while the index is rebuilt) and the
-# answer's nearby reports (reports.nearby, and their photos).
-OTHERS = {"grid routing": 2, "nearby reports": 1, "nearby photos": 1}
 # Reserving a block of tracking numbers, once per NUMBER_BLOCK submissions: its own
 # transaction (which on PostgreSQL does not wait for the disk).
 BLOCK = {"sqlite": ["BEGIN", "INSERT counter … RETURNING", "COMMIT"],
@@ -45,7 +46,8 @@ _LABELS = [
      "INSERT report + timeline_entry + outbox_event"),
     (r'^INSERT INTO "counter" .*RETURNING', "INSERT counter … RETURNING"),
     (r'^INSERT INTO "(\w+)"', None),  # INSERT <table>
-    (r'FROM "grid"', "grid routing"),
+    (r'^SELECT "t1"."id", "t1"."name", "t2"."name", "t3"."id".* FROM "grid"', "grid routing"),
+    (r'FROM "grid"', "the answer's grid name"),
     (r'FROM "report" .*"lat" BETWEEN', "nearby reports"),
     (r'FROM "report_photo"', "nearby photos"),
 ]
@@ -74,9 +76,8 @@ def _labels(seen: list[str]) -> list[str]:
 
 
 def _check(labels: list[str], kind: str, times: int = 1) -> None:
-    """``labels`` are those of ``times`` submissions: exactly ours, and others' within their allowance."""
-    assert [x for x in labels if x not in OTHERS] == MINE[kind] * times, labels
-    assert all(labels.count(name) <= most * times for name, most in OTHERS.items()), labels
+    """``labels`` are exactly those of ``times`` submissions."""
+    assert labels == MINE[kind] * times, labels
 
 
 @pytest.fixture
@@ -132,3 +133,37 @@ def test_tracking_numbers_are_reserved_once_per_block(client, resident, db_url):
     assert numbers == [f"{day}-{i:04d}" for i in range(1, NUMBER_BLOCK + 2)]
     database.connect(reuse_if_open=True)
     assert Report.select().count() == NUMBER_BLOCK + 1
+
+
+def test_grid_routing_sends_nothing_until_a_grid_changes(client, resident, grids, db_url):
+    """With grid boundaries, routing a submission reads nothing while the grids stay as they
+    are; after a change it reads them once, and routes by the new boundary."""
+    kind = _kind(db_url)
+    marks = []
+    with statements() as seen:  # one block: on PostgreSQL, EXECUTEs name PREPAREs sent earlier
+        _submit(client, resident, 0)  # the catalogue, the routing index among it, is loaded
+        marks.append(len(seen))
+        _submit(client, resident, 1)
+        marks.append(len(seen))
+        # The grid shrinks to its western part: the point (125.305) is left outside, 243 m
+        # from its new centre.
+        grid_import.save_geometry(Grid.get_by_id(grids["第1网格"]), "POLYGON ((125.300 43.340, 125.304 43.340, "
+                                  "125.304 43.350, 125.300 43.350, 125.300 43.340))")
+        marks.append(len(seen))
+        _submit(client, resident, 2)  # reloads the catalogue (the version moved), the grids once
+        marks.append(len(seen))
+        _submit(client, resident, 3)
+    labels = _labels(seen)
+    at = [len(_labels(seen[:m])) for m in marks]
+    second, after_change, fourth = labels[at[0]:at[1]], labels[at[2]:at[3]], labels[at[3]:]
+    for one in (second, fourth):
+        # The answer names the report's grid (``service.grid_names``): one read, after the commit.
+        assert one.count("the answer's grid name") == 1, one
+        _check([x for x in one if x != "the answer's grid name"], kind)
+    assert after_change.count("grid routing") == 1, after_change  # the index rebuilt once, after the change
+    database.connect(reuse_if_open=True)
+    reports = list(Report.select().order_by(Report.id))
+    assert [r.grid_id for r in reports] == [grids["第1网格"]] * 4
+    notes = [TimelineEntry.get(TimelineEntry.report == r.id).note for r in reports]
+    assert ["网格的边界内" in n for n in notes] == [True, True, False, False], notes
+    assert ["中心点最近" in n for n in notes] == [False, False, True, True], notes
