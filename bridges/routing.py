@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from miniapp_api.config import Settings
+from miniapp_api.deadlines import ladder
+from miniapp_api.models import GroupMapping
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.reports.support import followers
@@ -136,12 +138,27 @@ def _report_created(event: OutboxEvent, settings: Settings) -> list[Target]:
     return [group_target("township", report.township.code, settings)]
 
 
+def county_mapped() -> bool:
+    """Whether the county command centre has an enabled group."""
+    return GroupMapping.select().where((GroupMapping.owner_kind == "county") & (GroupMapping.owner_code == "county")
+                                       & (GroupMapping.enabled == True)).exists()  # noqa: E712
+
+
+def _county_stands_in(report: Report) -> bool:
+    """Whether a whistle to ``report``'s department must be answered by the county, because
+    nobody in the department can act (its card there mentions the county's staff)."""
+    return bool(report.department_id) and ladder.reach(report, "department").by == "county"
+
+
 @_ROUTES.register("report.status_changed")
 def _status_changed(event: OutboxEvent, settings: Settings) -> list[Target]:
     report = event.report
     # The department hears of the whistle and of what happens to it afterwards.
-    out = _groups_that_heard(report, settings, department=event.payload.get("action") == "transfer"
-                             or event.payload.get("from") == "transferred")
+    whistled = event.payload.get("action") == "transfer"
+    out = _groups_that_heard(report, settings, department=whistled or event.payload.get("from") == "transferred")
+    # A department with nobody on duty: the county, which stands in, sees the card in its own group.
+    if whistled and _announced(report) and _county_stands_in(report) and county_mapped():
+        out.append(group_target("county", "county", settings))
     out.append(Target("wechat", f"wechat:resident:{report.resident_id}"))
     # Residents who pressed 我也遇到 (or whose duplicate was merged into it) follow it too.
     out.extend(Target("wechat", f"wechat:resident:{rid}") for rid in followers(report.id))

@@ -27,21 +27,15 @@ from __future__ import annotations
 from bridges.dingtalk import render_deadlines as render
 from bridges.kinds import Kinds
 from bridges.routing import Target
+from bridges.routing import county_mapped
 from bridges.routing import group_target
 from miniapp_api.config import Settings
-from miniapp_api.models import GroupMapping
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
 from miniapp_api.reports.links import signed_report_url
 
 #: The event kinds of deadlines and escalation: routes and group messages.
 KINDS = Kinds("deadlines and escalation")
-
-
-def _county_mapped() -> bool:
-    """Whether the county command centre has an enabled group."""
-    return GroupMapping.select().where((GroupMapping.owner_kind == "county") & (GroupMapping.owner_code == "county")
-                                       & (GroupMapping.enabled == True)).exists()  # noqa: E712
 
 
 def _township(report: Report, settings: Settings) -> Target:
@@ -52,13 +46,13 @@ def level_target(report: Report, level: str, settings: Settings) -> Target:
     """The DingTalk group that speaks for ``report`` at ``level``."""
     if level == "department" and report.department_id:
         return group_target("department", report.department.code, settings)
-    if level == "county" and _county_mapped():
+    if level == "county" and county_mapped():
         return group_target("county", "county", settings)
     return _township(report, settings)
 
 
 def _county_or_township(report: Report, settings: Settings) -> Target:
-    return group_target("county", "county", settings) if _county_mapped() else _township(report, settings)
+    return group_target("county", "county", settings) if county_mapped() else _township(report, settings)
 
 
 def _standing_in(event: OutboxEvent, settings: Settings) -> list[Target]:

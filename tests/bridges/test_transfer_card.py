@@ -44,9 +44,13 @@ ADMIN_TOKEN = "transfer-card-admin-token-0123456789"
 
 
 @pytest.fixture
-def settings_dict(settings_dict):
-    """The admin API on (emergency mode), for one test."""
+def settings_dict(settings_dict, fake_dingtalk):
+    """The admin API on (emergency mode), and the county command centre's group."""
     settings_dict["admin"] = {"api_token": ADMIN_TOKEN}
+    fake_dingtalk.state.add_group("cid-county", "县指挥中心群", "tok-county", "SEC-secret-county", [])
+    settings_dict["county"] = {"name": "伊通县指挥中心", "dingtalk": {
+        "webhook": f"{fake_dingtalk.base_url}/robot/send?access_token=tok-county",
+        "secret": "SEC-secret-county", "conversation_id": "cid-county"}}
     return settings_dict
 
 
@@ -95,6 +99,7 @@ def test_the_department_group_card_mentions_its_a_post(client, resident, officia
     assert "**请报到：** 周部A" in card["text"] and card["text"].rstrip().endswith(f"@{DEPT_A}")
     assert DEPT_B not in card["text"] and COUNTY_A not in card["text"] and card["is_at_all"] is False
     _assert_township_copy_mentions_nobody(fake_dingtalk, number)
+    assert _transfer_cards(fake_dingtalk, "county", number) == []  # the department answers: no county copy
 
 
 def test_with_the_a_post_on_leave_the_b_post_is_mentioned(client, resident, officials, say, fake_dingtalk, run):
@@ -117,6 +122,9 @@ def test_a_department_with_nobody_says_so_and_mentions_the_county(client, reside
     # Never a township official named or mentioned as if they were the department.
     assert "13900000001" not in card["text"] and "13900000005" not in card["text"]
     _assert_township_copy_mentions_nobody(fake_dingtalk, number)
+    # The county stands in, so its own group sees the same card with the same mention.
+    [county_card] = _transfer_cards(fake_dingtalk, "county", number)
+    assert county_card["at_mobiles"] == [COUNTY_A] and "由县指挥中心（郑县）处理" in county_card["text"]
 
 
 def test_with_nobody_anywhere_the_card_says_nobody_can_be_reminded(client, resident, officials, say, fake_dingtalk,
