@@ -104,6 +104,12 @@ def admin_publish_notice(body: NoticeIn):
     return _admin_notice_out(notice), 201
 
 
+def _own_township_id(principal) -> int:
+    """The id of a unit admin's own township (-1, matching nothing, if it no longer exists)."""
+    own = Township.get_or_none(Township.code == principal.township)
+    return own.id if own else -1
+
+
 @bp.operation("/admin/notices", "GET", summary="通知列表（本人可见范围内）", tag="admin-notices", query=PageQuery,
               response=AdminNoticeList, auth=False, errors=ADMIN_ERRORS)
 def admin_list_notices(query: PageQuery):
@@ -111,8 +117,7 @@ def admin_list_notices(query: PageQuery):
     principal = current_admin()
     q = Notice.select()
     if not principal.can_read(None):
-        own = Township.get_or_none(Township.code == principal.township)
-        q = q.where((Notice.level == "county") | (Notice.township == (own.id if own else -1)))
+        q = q.where((Notice.level == "county") | (Notice.township == _own_township_id(principal)))
     rows, nxt = notice_service.page(q, query.cursor, query.limit)
     prime(rows)
     return {"items": [notice_out(n) for n in rows], "next_cursor": nxt}
@@ -196,8 +201,7 @@ def admin_list_campaigns(query: PageQuery):
     principal = current_admin()
     q = Campaign.select()
     if not principal.can_read(None):
-        own = Township.get_or_none(Township.code == principal.township)
-        q = q.where(Campaign.township == (own.id if own else -1))
+        q = q.where(Campaign.township == _own_township_id(principal))
     rows, nxt = campaign_service.page(q, query.cursor, query.limit)
     prime(rows)
     waiting = campaign_service.waitlisted_counts([c.id for c in rows])

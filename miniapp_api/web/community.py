@@ -160,6 +160,15 @@ def _out(resident: Resident, campaign: Campaign) -> dict:
     waiting = campaign_service.waitlisted_counts([campaign.id]).get(campaign.id, 0)
     return campaign_out(campaign, waiting, _signup_of(resident, campaign))
 
+def _campaign_page(resident: Resident, q, cursor: str | None, limit: int) -> dict:
+    """One page of campaigns from ``q`` as the resident sees them: waitlist sizes and their own sign-up."""
+    rows, nxt = campaign_service.page(q, cursor, limit)
+    prime(rows)
+    waiting = campaign_service.waitlisted_counts([c.id for c in rows])
+    mine = {s.campaign_id: s for s in Signup.select().where(
+        (Signup.resident == resident) & Signup.campaign.in_([c.id for c in rows]))} if rows else {}
+    return {"items": [campaign_out(c, waiting.get(c.id, 0), mine.get(c.id)) for c in rows], "next_cursor": nxt}
+
 
 @bp.operation("/campaigns", "GET", summary="战地有我：居住地的志愿活动（最新在前）", tag="campaigns",
               query=CampaignListQuery, response=CampaignList)
@@ -168,12 +177,7 @@ def list_campaigns(resident: Resident, query: CampaignListQuery):
     q = Campaign.select().where(campaign_service.visible_to(resident))
     if query.when == "upcoming":
         q = q.where((Campaign.status == "published") & (Campaign.ends_at > utcnow()))
-    rows, nxt = campaign_service.page(q, query.cursor, query.limit)
-    prime(rows)
-    waiting = campaign_service.waitlisted_counts([c.id for c in rows])
-    mine = {s.campaign_id: s for s in Signup.select().where(
-        (Signup.resident == resident) & Signup.campaign.in_([c.id for c in rows]))} if rows else {}
-    return {"items": [campaign_out(c, waiting.get(c.id, 0), mine.get(c.id)) for c in rows], "next_cursor": nxt}
+    return _campaign_page(resident, q, query.cursor, query.limit)
 
 
 @bp.operation("/campaigns/leaderboard", "GET", summary="志愿时长排行榜（按乡镇/街道）", tag="campaigns",
@@ -232,12 +236,7 @@ def checkin(resident: Resident, number: str, body: CheckinIn):
 def my_signups(resident: Resident, query: PageQuery):
     """One page of the campaigns the resident signed up for, newest first."""
     q = Campaign.select().where(Campaign.id.in_(Signup.select(Signup.campaign).where(Signup.resident == resident)))
-    rows, nxt = campaign_service.page(q, query.cursor, query.limit)
-    prime(rows)
-    waiting = campaign_service.waitlisted_counts([c.id for c in rows])
-    mine = {s.campaign_id: s for s in Signup.select().where(
-        (Signup.resident == resident) & Signup.campaign.in_([c.id for c in rows]))} if rows else {}
-    return {"items": [campaign_out(c, waiting.get(c.id, 0), mine.get(c.id)) for c in rows], "next_cursor": nxt}
+    return _campaign_page(resident, q, query.cursor, query.limit)
 
 
 @bp.operation("/me/volunteer-hours", "GET", summary="我的志愿时长台账", tag="me", response=HoursOut)
