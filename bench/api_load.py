@@ -2,9 +2,10 @@
 reference endpoints on the same server and database in the same run.
 
     python -m bench.api_load [--db sqlite|postgres] [--workers 2 --threads 8] [--seconds 10] [--rounds 3]
+                             [--worker-class gthread|sync]
 
 It starts the fake WeChat (which answers every content check), a gunicorn server
-(gthread, like production) serving Tongxin plus ``/bench/bare``, ``/bench/insert``,
+(gthread, like production; ``--worker-class sync --workers 4`` is how issue 17 measured) serving Tongxin plus ``/bench/bare``, ``/bench/insert``,
 ``/bench/check`` (the submission's content check and nothing else) and
 ``/bench/checked-insert`` (that check, then one insert: the floor a submission is measured
 against; see bench/app.py), logs residents in through the fake, and loads each endpoint with
@@ -106,6 +107,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
+                    help="gunicorn's worker class: gthread as in production, or sync as issue 17 measured")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
@@ -123,7 +126,7 @@ def main() -> None:
     db.connect()
     db.create_tables([BenchRow], safe=True)
     db.close()
-    server = gunicorn(cfg, api_port, args.workers, args.threads, work / "gunicorn.log")
+    server = gunicorn(cfg, api_port, args.workers, args.threads, work / "gunicorn.log", args.worker_class)
     base = f"http://127.0.0.1:{api_port}"
     try:
         wait_http(f"http://127.0.0.1:{wx_port}/")
@@ -196,7 +199,7 @@ def main() -> None:
     lines = [
         f"### Mini-program API, {args.db} — {dt.date.today().isoformat()}",
         "",
-        f"Machine: {machine()}. gunicorn gthread {args.workers}×{args.threads}, wrk {args.connections} connections,"
+        f"Machine: {machine()}. gunicorn {args.worker_class} {args.workers}×{args.threads}, wrk {args.connections} connections,"
         f" one connection per request (`Connection: close`, as behind nginx),"
         f" load generator on the same machine. {args.rounds} rounds of {args.seconds} s per endpoint, interleaved,"
         " after a 3 s warm-up each; medians.",

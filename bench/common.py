@@ -150,9 +150,10 @@ def tongxin(cfg: Path, *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def gunicorn(cfg: Path, port: int, workers: int, threads: int, log: Path) -> Proc:
-    """Start Tongxin under gunicorn (gthread, as in production)."""
-    return Proc([str(BIN / "gunicorn"), "bench.app:create_bench_app()", "--worker-class", "gthread",
+def gunicorn(cfg: Path, port: int, workers: int, threads: int, log: Path, worker_class: str = "gthread") -> Proc:
+    """Start Tongxin under gunicorn: gthread by default, as in production; ``sync`` as issue 17's
+    own measurement ran it (4 sync workers)."""
+    return Proc([str(BIN / "gunicorn"), "bench.app:create_bench_app()", "--worker-class", worker_class,
                  "--workers", str(workers), "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
                  "--timeout", "30", "--log-level", "warning"], env={"TONGXIN_CONFIG": str(cfg)}, log=log)
 

@@ -145,13 +145,21 @@ class _Sdk(SdkClient):
         return self._handle_result(res)
 
 
-def _pool_for(base_url: str, http: requests.Session) -> urllib3.PoolManager:
-    """A urllib3 pool with the proxy and CA bundle ``requests`` would use for ``base_url``."""
+def _pool_for(base_url: str, http: requests.Session):
+    """Where the content check is posted, with the proxy and CA bundle ``requests`` would use
+    for ``base_url``: ``(pool, url prefix)``.
+
+    Without a proxy it is the host's own connection pool, asked for paths: a pool manager
+    would parse the URL and look the pool up again on every call, in every submission.
+    Through a proxy it is urllib3's proxy manager, asked for whole URLs."""
     options = {"maxsize": 16, "retries": False, "block": False}
     verify = http.verify
     options["ca_certs"] = verify if isinstance(verify, str) else certifi.where()
-    proxy = http.proxies.get(urllib3.util.parse_url(base_url).scheme or "https")
-    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+    url = urllib3.util.parse_url(base_url)
+    proxy = http.proxies.get(url.scheme or "https")
+    if proxy:
+        return urllib3.ProxyManager(proxy, **options), base_url
+    return urllib3.PoolManager(**options).connection_from_url(base_url), url.path or ""
 
 
 def _http_failure(operation: str, status: int | None) -> Exception:
@@ -215,13 +223,14 @@ class WechatClient:
             timeout=settings.request_timeout_seconds,
             token_getter=self.access_token,
         )
-        self._check_url = f"{base_url}/wxa/msg_sec_check"
-        self._pool = _pool_for(base_url, self._sdk._http)
+        self._pool, prefix = _pool_for(base_url, self._sdk._http)
+        self._check_url = f"{prefix}/wxa/msg_sec_check"
 
     def close(self) -> None:
         """Close the HTTP connection pools."""
         self._sdk._http.close()
-        self._pool.clear()
+        # A proxy manager clears its pools; the host's own pool closes.
+        (self._pool.clear if hasattr(self._pool, "clear") else self._pool.close)()
 
     def __enter__(self) -> WechatClient:
         return self

@@ -226,6 +226,7 @@ _INSERT_REPORT = Prepared(lambda: Report.insert(
 _INSERT_ENTRY = Prepared(lambda: TimelineEntry.insert(
     **{f.name: Param(f.name, f) for f in TimelineEntry._meta.sorted_fields if not f.primary_key}))
 _ENTRY_FIELDS = [f for f in TimelineEntry._meta.sorted_fields if not f.primary_key and f.name != "report"]
+_REPORT_COLUMNS = [f.name for f in Report._meta.sorted_fields if not f.primary_key]
 
 
 def _insert_all():
@@ -260,7 +261,7 @@ def submit(report: Report, actor: Actor, now: datetime, *, checked: bool, plan: 
     report.status = Status.PENDING
     report.__data__.update(plan if plan is not None else plan_submission(report, now))
     data = report.__data__
-    values = {f.name: data.get(f.name) for f in Report._meta.sorted_fields if not f.primary_key}
+    values = {name: data.get(name) for name in _REPORT_COLUMNS}
     entry = dict(at=now, status=Status.PENDING, action=Action.SUBMIT, channel=actor.channel,
                  actor_kind=actor.kind, actor_name=actor.name, actor_id=actor.id, note=note)
     kind = "report.created" if checked else "report.content_check"

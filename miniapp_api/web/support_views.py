@@ -2,12 +2,8 @@
 nearby list, and "my reports" with the reports the resident follows."""
 from __future__ import annotations
 
-from miniapp_api.models import Category
 from miniapp_api.models import Report
-from miniapp_api.models import ReportSupport
 from miniapp_api.models import Resident
-from miniapp_api.models import Township
-from miniapp_api.paging import decode_cursor
 from miniapp_api.paging import encode_cursor
 from miniapp_api.reports import service
 from miniapp_api.reports.completion_photos import COMPLETION_PHOTO_POSITION
@@ -51,15 +47,13 @@ def my_reports(resident: Resident, cursor: str | None, limit: int, base_url: str
     """One page of "my reports": the resident's own (``relation: own``) and those they follow
     (``relation: following``), newest first, one cursor for both."""
     own, own_next = service.list_own_reports(resident, cursor, limit)
-    followed_ids = ReportSupport.select(ReportSupport.report).where(ReportSupport.resident == resident.id)
-    if cursor:
-        followed_ids = followed_ids.where(ReportSupport.report < decode_cursor(cursor, "r")[0])
-    ids = [r.report_id for r in followed_ids.order_by(ReportSupport.report.desc()).limit(limit + 1)]
-    followed = ({r.id: r for r in Report.select(Report, Category, Township).join(Category).switch(Report)
-                 .join(Township).where(Report.id.in_(ids))} if ids else {})
-    items = [(r, "own") for r in own] + [(followed[i], "following") for i in ids if i in followed]
-    items.sort(key=lambda pair: pair[0].id, reverse=True)
-    more = own_next is not None or len(ids) > limit or len(items) > limit
+    followed = service.list_followed_reports(resident, cursor, limit)
+    if followed:
+        items = [(r, "own") for r in own] + [(r, "following") for r in followed]
+        items.sort(key=lambda pair: pair[0].id, reverse=True)
+    else:  # the common case: nothing followed, the own page is the page
+        items = [(r, "own") for r in own]
+    more = own_next is not None or len(followed) > limit or len(items) > limit
     items = items[:limit]
     own_photos = service.photos_of(resident.id, [r.id for r, rel in items if rel == "own"])
     theirs, done = photos_by_report([r.id for r, rel in items if rel == "following"])
