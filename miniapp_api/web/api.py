@@ -220,18 +220,25 @@ def _strict_first(model: type[BaseModel]) -> bool:
 
 def _parse_body(model: type[BaseModel]) -> BaseModel:
     raw = request.get_data(cache=True)
+    json_type = request.mimetype == "application/json"
     # The common case, a well-formed body: one validation straight from the bytes. A NUL can
     # only arrive escaped (JSON forbids raw control characters in strings), so a body without
     # "\u0000" holds none; any doubt takes the full path.
-    if raw and b"\\u0000" not in raw and request.mimetype == "application/json" and _strict_first(model):
+    if raw and json_type and b"\\u0000" not in raw and _strict_first(model):
         try:
             return model.model_validate_json(raw, strict=True)
         except ValidationError:
             pass  # the full path gives the answer (and the same error as ever)
+    return parse_body_fully(model, raw, json_type)
+
+
+def parse_body_fully(model: type[BaseModel], raw: bytes, json_type: bool) -> BaseModel:
+    """Read a request body (``raw``, declared JSON or not) as ``model`` with every check, or
+    raise the contract's error: 415 not JSON, 400 invalid or too deep, 422 with the field."""
     if not raw:
         data: Any = {}
     else:
-        if request.mimetype != "application/json":
+        if not json_type:
             raise UnsupportedMediaType("请求体应为 JSON，并声明 Content-Type: application/json",
                                        code="unsupported_media_type")
         try:
