@@ -3,8 +3,8 @@
 What dingtalk-sdk 1.3.8 does not do and this module does (PLATFORMS §4, §6.2):
 
 - every call goes to ``api_base_url``, path prefix included: the SDK joins URLs with
-  ``urljoin`` (``http://h/dt/`` + ``/gettoken`` → ``http://h/gettoken``), so :class:`_Sdk`
-  joins them itself; its TOP gateway calls (``top_request``: work notifications, ``Tb*``
+  ``urljoin`` (``http://h/dt/`` + ``/gettoken`` → ``http://h/gettoken``), so
+  :class:`bridges.dingtalk.sdk.AppKeySdk` joins them itself; its TOP gateway calls (``top_request``: work notifications, ``Tb*``
   methods) are hard-wired to ``https://eco.taobao.com/router/rest`` and go to
   ``{api_base_url}/router/rest`` here instead;
 - the access token lives in a token store (:mod:`bridges.tokens`, name ``dingtalk:<app_key>``;
@@ -18,7 +18,8 @@ What dingtalk-sdk 1.3.8 does not do and this module does (PLATFORMS §4, §6.2):
   into :mod:`bridges.errors`, each carrying the errcode.
 
 It takes its settings as :class:`DingtalkAppSettings` and imports neither Flask nor
-``miniapp_api``.
+``miniapp_api``. The SDK itself is loaded by the first client made (:func:`load_sdk`), not at
+import: it weighs about 10 MB per process.
 
 Nothing here logs a secret or a token: only errcodes, operations and exception class names;
 the SDK's own request logging (which prints both) is silenced.
@@ -27,16 +28,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import fields
+from types import ModuleType
 from typing import Any
 
 import requests
-from dingtalk import AppKeyClient
-from dingtalk.core.exceptions import DingTalkClientException
 
 from bridges.errors import BridgeError
 from bridges.errors import PermanentFailure
@@ -142,66 +143,19 @@ def classify(errcode: int | None, errmsg: str, operation: str) -> BridgeError:
 # --- the SDK, pointed at our base URL ------------------------------------------------------------
 
 
-class _Blocked(Exception):
-    """HTTP 200 without an errcode: the per-IP block page (``{"status": 1111, "wait": 5}``)."""
-
-    def __init__(self, wait_minutes: float | None):
-        self.wait_minutes = wait_minutes
-        super().__init__("blocked")
-
-
-class _NotJson(Exception):
-    """HTTP 200 whose body is not JSON."""
+def load_sdk() -> ModuleType:
+    """dingtalk-sdk's parts (:mod:`bridges.dingtalk.sdk`), imported on the first call."""
+    # Imported here, not at the top: the SDK costs each process about 10 MB, and most never
+    # use it (see bridges/dingtalk/sdk.py).
+    from bridges.dingtalk import sdk
+    return sdk
 
 
-class _Sdk(AppKeyClient):
-    """dingtalk-sdk's app client with our base URL, our token and its own HTTP session."""
-
-    def __init__(self, settings: DingtalkAppSettings, *, token_getter: Callable[[], str],
-                 session: requests.Session | None = None):
-        super().__init__(settings.corp_id or settings.app_key, settings.app_key, settings.app_secret,
-                         timeout=settings.request_timeout_seconds, auto_retry=False)
-        self._base = settings.api_base_url.rstrip("/")
-        self._token_getter = token_getter
-        # An instance attribute: BaseClient._http is one session shared by the whole class.
-        self._http = session or requests.Session()
-
-    @property
-    def access_token(self) -> str:
-        # DingTalkClient._handle_pre_request and _handle_pre_top_request read this per request.
-        return self._token_getter()
-
-    def _url(self, endpoint: str) -> str:
-        return f"{self._base}/{endpoint.lstrip('/')}"
-
-    def _request(self, method, url_or_endpoint, **kwargs):
-        # The SDK would urljoin() the endpoint onto API_BASE_URL and lose any path prefix.
-        if not url_or_endpoint.startswith(("http://", "https://")):
-            kwargs.pop("api_base_url", None)
-            url_or_endpoint = self._url(url_or_endpoint)
-        return super()._request(method, url_or_endpoint, **kwargs)
-
-    def _handle_pre_top_request(self, params, uri):
-        # DingTalkClient adds the token as ``session``; BaseClient would then send the call to
-        # https://eco.taobao.com whatever API_BASE_URL says. Ours goes to {base}/router/rest.
-        if "session=" in uri or "session" in params:
-            raise ValueError("session must not be given by the caller")
-        params["session"] = self.access_token
-        if not uri.startswith(("http://", "https://")):
-            uri = self._url(uri)
-        return params, uri
-
-    def _handle_result(self, res, method=None, url=None, result_processor=None, top_response_key=None, **kwargs):
-        if not isinstance(res, dict):
-            decoded = self._decode_result(res)
-            if not isinstance(decoded, dict):
-                raise _NotJson()
-            if "errcode" not in decoded and "error_response" not in decoded and not top_response_key:
-                # DingTalk's per-IP block answers 200 with {"status": 1111, "wait": 5} (minutes).
-                if "status" in decoded:
-                    wait = decoded.get("wait")
-                    raise _Blocked(float(wait) if isinstance(wait, (int, float)) else None)
-        return super()._handle_result(res, method, url, result_processor, top_response_key, **kwargs)
+def _sdk_raised(name: str):
+    """The SDK module's exception class ``name`` once it is loaded. Before that nothing can
+    raise it, and the empty tuple matches no exception."""
+    module = sys.modules.get("bridges.dingtalk.sdk")
+    return getattr(module, name) if module is not None else ()
 
 
 # --- translating failures -------------------------------------------------------------------------
@@ -240,7 +194,7 @@ def _translated(operation: str) -> Iterator[None]:
         yield
     except BridgeError:
         raise  # already translated (the token fetch inside a business call)
-    except DingTalkClientException as exc:
+    except _sdk_raised("DingTalkClientException") as exc:
         if exc.errcode is None:  # the SDK's wrapper around raise_for_status()
             raise _http_failure(operation, getattr(exc.response, "status_code", None)) from None
         try:
@@ -249,11 +203,11 @@ def _translated(operation: str) -> Iterator[None]:
             errcode = None
         logger.info("dingtalk %s answered errcode %s", operation, exc.errcode)
         raise classify(errcode, str(exc.errmsg or ""), operation) from None
-    except _Blocked as exc:
+    except _sdk_raised("Blocked") as exc:
         seconds = exc.wait_minutes * 60 if exc.wait_minutes else IP_BLOCK_SECONDS
         logger.warning("dingtalk %s: blocked (per-IP limit) for %ss", operation, seconds)
         raise RateLimited(f"dingtalk {operation}: IP blocked", retry_after=seconds, errcode="ip_blocked") from None
-    except _NotJson:
+    except _sdk_raised("NotJson"):
         raise Unavailable(f"dingtalk {operation}: answer is not JSON") from None
     except requests.HTTPError as exc:
         raise _http_failure(operation, getattr(exc.response, "status_code", None)) from None
@@ -277,10 +231,11 @@ class AppClient:
     def __init__(self, settings: DingtalkAppSettings, tokens: TokenStore, *,
                  session: requests.Session | None = None):
         self.settings = settings
+        sdk = load_sdk()
         self._token = SharedToken(tokens, f"dingtalk:{settings.app_key}", self._fetch_token, platform="dingtalk",
-                                  rejection=DingTalkClientException, errcodes=TOKEN_ERRCODES)
+                                  rejection=sdk.DingTalkClientException, errcodes=TOKEN_ERRCODES)
         self.token_name = self._token.name
-        self.sdk = _Sdk(settings, token_getter=self.access_token, session=session)
+        self.sdk = sdk.AppKeySdk(settings, token_getter=self.access_token, session=session)
 
     def close(self) -> None:
         """Close the client's HTTP session."""

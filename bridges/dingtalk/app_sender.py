@@ -32,11 +32,6 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
-from dingtalk.model.message import BtnActionCardBody
-from dingtalk.model.message import LinkBody
-from dingtalk.model.message import MarkdownBody
-from dingtalk.model.message import SingleActionCardBody
-from dingtalk.model.message import TextBody
 from peewee import fn
 
 from bridges.errors import PermanentFailure
@@ -54,6 +49,7 @@ from miniapp_api.tokens import DbTokenStore
 from bridges.dingtalk.app_client import AppClient
 from bridges.dingtalk.app_client import DingtalkAppSettings
 from bridges.dingtalk.app_client import MaybeDelivered
+from bridges.dingtalk.app_client import load_sdk
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +95,7 @@ def to_app_body(payload: dict[str, Any], *, resend: bool = False) -> dict[str, A
     ``single_url``, or ``btn_orientation``/``btn_json_list``); link → ``link``; feedCard →
     ``markdown`` (a list of links). ``resend`` appends :data:`RESEND_NOTE`.
     """
+    sdk = load_sdk()  # the SDK's body classes
     mt = payload.get("msgtype")
     inner = payload.get(mt) or {}
     at = payload.get("at") or {}
@@ -107,27 +104,27 @@ def to_app_body(payload: dict[str, Any], *, resend: bool = False) -> dict[str, A
     note = f"\n\n{RESEND_NOTE}" if resend else ""
     if mt == "text":
         content = _mentions(str(inner.get("content", "")), by_mobile)
-        return TextBody(prefix + content + (f"\n{RESEND_NOTE}" if resend else "")).get_dict()
+        return sdk.TextBody(prefix + content + (f"\n{RESEND_NOTE}" if resend else "")).get_dict()
     if mt == "markdown":
         text = _mentions(str(inner.get("text", "")), by_mobile)
-        return MarkdownBody(str(inner.get("title", "")), (prefix + text) + note).get_dict()
+        return sdk.MarkdownBody(str(inner.get("title", "")), (prefix + text) + note).get_dict()
     if mt == "actionCard":
         title = str(inner.get("title", ""))
         text = _mentions(str(inner.get("text", "")), by_mobile) + note
         if inner.get("singleTitle"):
-            return SingleActionCardBody(title, text, str(inner["singleTitle"]), str(inner.get("singleURL", ""))).get_dict()
-        card = BtnActionCardBody(title, text, str(inner.get("btnOrientation", "0")))
+            return sdk.SingleActionCardBody(title, text, str(inner["singleTitle"]), str(inner.get("singleURL", ""))).get_dict()
+        card = sdk.BtnActionCardBody(title, text, str(inner.get("btnOrientation", "0")))
         for b in inner.get("btns") or []:
             card.add_btn(str(b.get("title", "")), str(b.get("actionURL", "")))
         return card.get_dict()
     if mt == "link":
-        body = LinkBody(str(inner.get("messageUrl", "")), inner.get("picUrl"), str(inner.get("title", "")),
+        body = sdk.LinkBody(str(inner.get("messageUrl", "")), inner.get("picUrl"), str(inner.get("title", "")),
                         str(inner.get("text", "")) + (f" {RESEND_NOTE}" if resend else "")).get_dict()
         return body
     if mt == "feedCard":
         lines = [f"- [{x.get('title', '')}]({x.get('messageURL', '')})" for x in inner.get("links") or []]
         title = str((inner.get("links") or [{}])[0].get("title", "同心"))
-        return MarkdownBody(title, "\n".join(lines) + note).get_dict()
+        return sdk.MarkdownBody(title, "\n".join(lines) + note).get_dict()
     raise PermanentFailure(f"the app channel cannot send msgtype {mt!r}")
 
 
@@ -252,7 +249,7 @@ def send_test(mapping: GroupMapping, text: str, settings: Settings, *, client: A
     own = client is None
     client = client or app_client_for(settings)
     try:
-        return client.chat_send(mapping.chat_id, TextBody(text).get_dict())
+        return client.chat_send(mapping.chat_id, load_sdk().TextBody(text).get_dict())
     finally:
         if own:
             client.close()

@@ -30,13 +30,12 @@ import logging
 import random
 from datetime import timedelta
 
-from dingtalk.crypto import DingTalkCrypto
-from dingtalk.crypto import _get_signature
 from flask import Blueprint
 from flask import jsonify
 from flask import request
 from peewee import IntegrityError
 
+from bridges.dingtalk.app_client import load_sdk
 from miniapp_api.web import collaborators
 from miniapp_api.db import write_tx
 from miniapp_api.errors import ApiError
@@ -61,9 +60,10 @@ def _refuse(message: str, code: str, status: int):
     return error_response(ApiError(message, code=code, status=status))
 
 
-def crypto_for(settings) -> DingTalkCrypto:
-    """The event crypto of the app: its Token, EncodingAESKey, and the AppKey as owner key."""
-    return DingTalkCrypto(settings.event_token, settings.event_aes_key, settings.app_key)
+def crypto_for(settings):
+    """The event crypto of the app (dingtalk-sdk's ``DingTalkCrypto``): its Token,
+    EncodingAESKey, and the AppKey as owner key."""
+    return load_sdk().DingTalkCrypto(settings.event_token, settings.event_aes_key, settings.app_key)
 
 
 @bp.post("/events")
@@ -92,7 +92,7 @@ def events():
     encrypt = body.get("encrypt") if isinstance(body, dict) else None
     if not isinstance(encrypt, str) or not encrypt or len(encrypt) > MAX_EVENT_BYTES:
         return _refuse("回调无效", "bad_callback", 400)
-    expected = _get_signature(settings.event_token, timestamp, nonce, encrypt)
+    expected = load_sdk().event_signature(settings.event_token, timestamp, nonce, encrypt)
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
         return _refuse("签名无效或已过期", "invalid_signature", 401)
     crypto = crypto_for(settings)
