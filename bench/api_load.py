@@ -46,6 +46,9 @@ from bench.common import machine
 from bench.common import tongxin
 from bench.common import wait_http
 from bench.common import write_config
+from bench.org_scale import organisation
+from bench.stats_scale import DEPARTMENTS
+from bench.stats_scale import TOWNSHIPS
 from bench.common import cpu_seconds
 from bench.common import group_pids
 from bench.common import machine_busy_seconds
@@ -57,11 +60,11 @@ from miniapp_api.db import bind
 CHECKED_INSERT = "reference: content check + one insert (the floor)"
 
 
-def lua_post(path: Path, tokens: list[str]) -> Path:
-    """A wrk script posting BODY with the tokens in turn, from locations spread over the county
-    (bench.common.SPREAD; each wrk thread starts at its own point)."""
+def lua_post(path: Path, tokens: list[str], body: dict = BODY) -> Path:
+    """A wrk script posting ``body`` with the tokens in turn, from locations spread over the
+    county (bench.common.SPREAD; each wrk thread starts at its own point)."""
     toks = ",".join(f'"{t}"' for t in tokens)
-    template = json.dumps({**BODY, "location": {**BODY["location"], "lat": 11.111111, "lng": 22.222222}},
+    template = json.dumps({**body, "location": {**body["location"], "lat": 11.111111, "lng": 22.222222}},
                           ensure_ascii=False)
     head, rest = template.split("11.111111")
     middle, tail = rest.split("22.222222")
@@ -109,6 +112,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"],
                     help="gunicorn's worker class: gthread as in production, or sync as issue 17 measured")
+    ap.add_argument("--county", action="store_true",
+                    help="import the county's organisation and 1,583 grid boundaries first (bench.org_scale), "
+                         "so every submission is routed to a grid as in production")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
@@ -119,9 +125,20 @@ def main() -> None:
     wx_port, api_port = free_port(), free_port()
     wechat = Proc([PY, "-m", "bridges.fakes.wechat", "--port", str(wx_port), "--appid", "wxbench000000000",
                    "--secret", "bench-wechat-secret"], log=work / "wechat.log")
+    townships, body = ["t01", "t02"], BODY
+    if args.county:
+        townships, body = TOWNSHIPS, {**BODY, "township": TOWNSHIPS[0]}
     cfg = write_config(work / "config.toml", db_url=db_url, wechat_url=f"http://127.0.0.1:{wx_port}",
-                       dingtalk_url="http://127.0.0.1:9", townships=["t01", "t02"])
+                       dingtalk_url="http://127.0.0.1:9", townships=townships,
+                       extra="".join(f'[[departments]]\ncode = "{d}"\nname = "{d}局"\n\n' for d in DEPARTMENTS)
+                       if args.county else "")
     tongxin(cfg, "init-db")
+    if args.county:  # the county's roster and grid boundaries, as the county hands them over
+        roster, geojson, _ = organisation()
+        (work / "roster.csv").write_text(roster, encoding="utf-8")
+        (work / "grids.geojson").write_text(json.dumps(geojson, ensure_ascii=False), encoding="utf-8")
+        tongxin(cfg, "import-org", str(work / "roster.csv"))
+        tongxin(cfg, "import-grids", str(work / "grids.geojson"))
     db = bind(db_url)
     db.connect()
     db.create_tables([BenchRow], safe=True)
@@ -137,7 +154,7 @@ def main() -> None:
             tokens.append(requests.post(f"{base}/api/v1/auth/wechat-login", json={"code": code}).json()["token"])
         lister = tokens[0]
         for i in range(250):
-            requests.post(f"{base}/api/v1/reports", json={**BODY, "location": spread_location(i)},
+            requests.post(f"{base}/api/v1/reports", json={**body, "location": spread_location(i)},
                           headers={"Authorization": f"Bearer {lister}"}).raise_for_status()
 
         runs = [
@@ -148,7 +165,7 @@ def main() -> None:
              lua_get(work / "check.lua", lister, "/bench/check", "POST")),
             (CHECKED_INSERT, f"{base}/bench/checked-insert",
              lua_get(work / "checked.lua", lister, "/bench/checked-insert", "POST")),
-            ("POST /api/v1/reports (with content check)", f"{base}/api/v1/reports", lua_post(work / "post.lua", tokens)),
+            ("POST /api/v1/reports (with content check)", f"{base}/api/v1/reports", lua_post(work / "post.lua", tokens, body)),
             ("GET /api/v1/reports?mine=true&limit=20", f"{base}/", lua_get(work / "l20.lua", lister, "/api/v1/reports?mine=true&limit=20")),
             ("GET /api/v1/reports?mine=true&limit=100", f"{base}/", lua_get(work / "l100.lua", lister, "/api/v1/reports?mine=true&limit=100")),
         ]
@@ -199,7 +216,8 @@ def main() -> None:
     lines = [
         f"### Mini-program API, {args.db} — {dt.date.today().isoformat()}",
         "",
-        f"Machine: {machine()}. gunicorn {args.worker_class} {args.workers}×{args.threads}, wrk {args.connections} connections,"
+        f"Machine: {machine()}." + (" The county's organisation and 1,583 grid boundaries imported; every"
+        " submission routed." if args.county else "") + f" gunicorn {args.worker_class} {args.workers}×{args.threads}, wrk {args.connections} connections,"
         f" one connection per request (`Connection: close`, as behind nginx),"
         f" load generator on the same machine. {args.rounds} rounds of {args.seconds} s per endpoint, interleaved,"
         " after a 3 s warm-up each; medians.",
