@@ -73,9 +73,15 @@ def shown():
     return Upload.moderation != "risky"
 
 
-def withdrawn(sha256: str) -> bool:
-    """Whether the picture with this content was withdrawn (``/media`` then answers 410)."""
-    return Upload.select().where((Upload.sha256 == sha256) & (Upload.moderation == "risky")).exists()
+def media_state(sha256: str) -> str:
+    """What ``/media`` may promise about the picture with this content: ``withdrawn`` (judged
+    risky: 410), ``final`` (every upload of it passed WeChat's image check, so it stays as it
+    is and may be cached for good) or ``open`` (not checked yet, waiting for a verdict or a
+    person's review, or a picture from before the checks: it may still be withdrawn)."""
+    verdicts = {m for (m,) in Upload.select(Upload.moderation).where(Upload.sha256 == sha256).distinct().tuples()}
+    if "risky" in verdicts:
+        return "withdrawn"
+    return "final" if verdicts == {"pass"} else "open"
 
 
 def _size_text(n: int) -> str:

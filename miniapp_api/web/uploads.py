@@ -26,7 +26,7 @@ from miniapp_api.reports.storage import check_key
 from miniapp_api.reports.storage import content_type as key_content_type
 from miniapp_api.reports.uploads import photo_out
 from miniapp_api.reports.uploads import save_upload
-from miniapp_api.reports.uploads import withdrawn
+from miniapp_api.reports.uploads import media_state
 from miniapp_api.web import collaborators
 from miniapp_api.web.api import ApiBlueprint
 
@@ -35,6 +35,8 @@ media_bp = Blueprint("media", __name__)
 
 # A stored file never changes (its name is its hash), so clients may keep it for a year.
 MEDIA_MAX_AGE = 365 * 24 * 3600
+#: How long a picture that WeChat's image check may still withdraw is cached.
+MEDIA_OPEN_MAX_AGE = 300
 
 
 class UploadOut(BaseModel):
@@ -70,15 +72,19 @@ def media(key: str):
         check_key(key)
     except InvalidKey:
         raise NotFound("图片不存在", code="not_found") from None
-    if withdrawn(key[:64]):
+    state = media_state(key[:64])
+    if state == "withdrawn":
         raise ApiError("该图片未通过内容安全检测，已撤下", code="photo_withdrawn", status=410)
     try:
         path = collaborators.current().storage.open(key)
     except (InvalidKey, FileNotFoundError):
         raise NotFound("图片不存在", code="not_found") from None
-    resp = send_file(path, mimetype=key_content_type(key), max_age=MEDIA_MAX_AGE, etag=key,
-                     conditional=True)
-    resp.headers["Cache-Control"] = f"public, max-age={MEDIA_MAX_AGE}, immutable"
+    # A picture that may still be withdrawn is cached briefly, so that a risky verdict reaches
+    # browsers and proxies within minutes; once it has passed, its name is its content for good.
+    max_age = MEDIA_MAX_AGE if state == "final" else MEDIA_OPEN_MAX_AGE
+    resp = send_file(path, mimetype=key_content_type(key), max_age=max_age, etag=key, conditional=True)
+    resp.headers["Cache-Control"] = (f"public, max-age={MEDIA_MAX_AGE}, immutable" if state == "final"
+                                     else f"public, max-age={MEDIA_OPEN_MAX_AGE}")
     resp.headers["X-Content-Type-Options"] = "nosniff"
     # Opened directly in a browser, the file can run nothing and load nothing.
     resp.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"

@@ -177,7 +177,10 @@ def test_a_risky_photo_is_withdrawn_hidden_everywhere_and_the_resident_is_told(
     [card] = cards(fake_dingtalk, "yongsheng", number)
     bad_key = bad["url"].rsplit("/", 1)[-1]
     assert bad_key in card
-    assert client.get(f"/media/{bad_key}").status_code == 200  # WeChat must be able to fetch it
+    before = client.get(f"/media/{bad_key}")
+    assert before.status_code == 200  # WeChat must be able to fetch it
+    # Until the verdict, browsers and proxies keep it for minutes only: a withdrawal reaches them.
+    assert before.headers["Cache-Control"] == "public, max-age=300"
     results = wx.release_pushes()
     assert [r["status"] for r in results] == [200, 200]
     assert uploads_of(bad["id"]).moderation == "risky" and uploads_of(good_data["id"]).moderation == "pass"
@@ -192,7 +195,10 @@ def test_a_risky_photo_is_withdrawn_hidden_everywhere_and_the_resident_is_told(
     for path in (f"/media/{bad_key}", f"/media/{bad_key.split('.')[0]}_thumb.jpg"):
         resp = client.get(path)
         assert resp.status_code == 410 and resp.get_json()["error"]["code"] == "photo_withdrawn"
-    assert client.get(f"/media/{good_data['url'].rsplit('/', 1)[-1]}").status_code == 200
+    good = client.get(f"/media/{good_data['url'].rsplit('/', 1)[-1]}")
+    assert good.status_code == 200
+    # Passed: it will not change, so it may be cached for good.
+    assert good.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     page = client.get(signed_report_url(settings, number).replace("https://tongxin.test", ""))
     assert page.status_code == 200
     sha = bad_key.split(".")[0]
