@@ -305,6 +305,36 @@ def test_one_a_post_per_community_holds_across_communities_and_imports(org_db):
     assert official("孙丽").duty_post == "A" and official("周敏").duty_post == "B"
 
 
+def test_one_a_post_per_township_department_and_county(org_db):
+    # The duty ladder asks the A post of a report's level; two at one level would leave it to
+    # chance which one is asked. B posts beside them, and another township's A, are no conflict.
+    err = failure(csv_text(
+        "yongsheng,,,甲,township_staff,A,,",
+        "yongsheng,,,乙,township_staff,B,,",
+        "yongsheng,,,丙,township_staff,A,,",
+        "yitong,,,丁,township_staff,A,,",
+        "chengguan,,,戊,department_staff,A,,",
+        "chengguan,,,己,department_staff,A,,",
+        "county,,,庚,county_staff,A,,",
+        "county,,,辛,county_staff,A,,",
+    ))
+    assert sorted(e.line for e in err.errors) == [4, 7, 9], err.errors
+    messages = {e.line: e.message for e in err.errors}
+    assert "甲（第 2 行）" in messages[4] and "丙（第 4 行）" in messages[4] and "乙" not in messages[4]
+    assert "戊（第 6 行）" in messages[7] and "己（第 7 行）" in messages[7]
+    assert "县指挥中心" in messages[9] and "庚（第 8 行）" in messages[9] and "辛（第 9 行）" in messages[9]
+
+
+def test_a_second_township_a_post_next_to_a_stored_one_is_refused_and_moving_it_works(org_db):
+    import_org(text=csv_text("yongsheng,,,甲,township_staff,A,,", "county,,,庚,county_staff,A,,"))
+    err = failure(csv_text("yongsheng,,,丙,township_staff,A,,", "county,,,辛,county_staff,A,,"))
+    assert sorted(e.line for e in err.errors) == [2, 3]
+    assert all("（系统中已有的人员）" in e.message for e in err.errors)
+    result = import_org(text=csv_text("yongsheng,,,甲,township_staff,B,,", "yongsheng,,,丙,township_staff,A,,"))
+    assert result.officials_created == 1 and result.officials_updated == 1
+    assert official("丙").duty_post == "A" and official("甲").duty_post == "B"
+
+
 def test_file_not_in_utf8_is_refused(org_db, tmp_path):
     path = tmp_path / "gbk.csv"
     path.write_bytes(csv_text("yongsheng,人民社区,第一网格,张伟,grid_leader,A,,").encode("gbk"))

@@ -13,8 +13,9 @@ with exactly this header::
   网格长: the posts of a whole community; ``grid`` empty), ``township_staff``,
   ``department_staff`` (``township`` holds a department's code or name; ``community`` and
   ``grid`` empty) or ``county_staff`` (县指挥中心: ``township`` holds ``county``);
-* ``duty_post`` — ``A``, ``B`` or empty (AB 岗: one A post per grid, and one per community
-  among its officials without a grid, at most);
+* ``duty_post`` — ``A``, ``B`` or empty (AB 岗: one A post per grid, one per community
+  among its officials without a grid, one among a township's staff, one per department and
+  one for the county command centre, at most);
 * ``dingtalk_user_id`` — optional, at most 64 characters, one official per id;
 * ``mobile`` — optional, an 11-digit mainland mobile number.
 
@@ -32,8 +33,8 @@ Nothing is deleted or deactivated: a roster only adds and updates.
 
 All or nothing: every problem is collected with its line number (line 1 is the header) and,
 if there is any, :func:`import_org` raises :class:`ImportFailed` and the transaction is rolled
-back. Checks that depend on what is already in the database (two A posts in a grid or in a
-community, one DingTalk id on two officials) run on the state the import would produce,
+back. Checks that depend on what is already in the database (two A posts in one unit, one
+DingTalk id on two officials) run on the state the import would produce,
 inside the same transaction, so they see exactly what would be committed; they cover the
 rows that are valid on their own (fix those first, and a second run names any conflict
 left). The same official twice in one file (or the same grid-only row twice) is an error,
@@ -501,15 +502,21 @@ def _mobile_conflicts(rows: list[_Row], line_of: dict[int, int]) -> list[RowErro
     return _shared_values(rows, line_of, "mobile")
 
 
-def _a_post_conflicts(line_of: dict[int, int], a_grids: set[int],
-                      a_communities: set[int]) -> list[RowError]:
-    """After the import, each grid and each community the file gives an A post has exactly
-    one (a community's posts are its officials without a grid: the 村（社区）网格长)."""
+def _a_post_conflicts(line_of: dict[int, int], a_grids: set[int], a_communities: set[int],
+                      a_townships: set[int], a_departments: set[int], a_county: bool) -> list[RowError]:
+    """After the import, each unit the file gives an A post has exactly one: a grid, a
+    community (its officials without a grid: the 村（社区）网格长), a township (its staff), a
+    department (its staff) and the county command centre. The duty ladder hands a report to
+    the A post of its level; two would leave it to chance which of them is asked."""
     errors: list[RowError] = []
     units = (
         (a_grids, Official.grid, Grid, Official.grid.is_null(False), "网格", "每个网格只能有一个 A 岗"),
         (a_communities, Official.community, Community, Official.grid.is_null(),
          "村/社区", "每个村/社区只能有一个 A 岗（村（社区）网格长）"),
+        (a_townships, Official.township, Township, (Official.role == "township_staff") & Official.community.is_null(),
+         "乡镇/街道", "每个乡镇/街道的工作人员中只能有一个 A 岗"),
+        (a_departments, Official.department, Department, Official.role == "department_staff",
+         "部门", "每个部门只能有一个 A 岗"),
     )
     for ids, column, model, scope, word, rule in units:
         posts: dict[int, list[Official]] = defaultdict(list)
@@ -525,6 +532,13 @@ def _a_post_conflicts(line_of: dict[int, int], a_grids: set[int],
                 line = max(line_of.get(o.id, 0) for o in officials)
                 unit = getattr(officials[0], column.name).name
                 errors.append(RowError(line, f"{word}“{unit}”有 {len(officials)} 个 A 岗：{who}；{rule}"))
+    if a_county:
+        officials = list(Official.select().where(Official.active & (Official.duty_post == "A")
+                                                 & (Official.role == "county_staff")).order_by(Official.id))
+        if len(officials) > 1:
+            who = "、".join(_holder(o, line_of) for o in officials)
+            line = max(line_of.get(o.id, 0) for o in officials)
+            errors.append(RowError(line, f"县指挥中心有 {len(officials)} 个 A 岗：{who}；县指挥中心只能有一个 A 岗"))
     return errors
 
 
@@ -534,17 +548,28 @@ def _apply(rows: list[_Row], result: ImportResult) -> list[RowError]:
     line_of: dict[int, int] = {}  # official id → line of the file that names them
     a_grids: set[int] = set()  # grids where the file puts an A post
     a_communities: set[int] = set()  # communities where it puts one (an official without a grid)
+    a_townships: set[int] = set()  # townships whose staff it gives one
+    a_departments: set[int] = set()  # departments it gives one
+    a_county = False  # whether it gives the county command centre one
     for row in rows:
         community = org.community(row)
         grid = org.grid(community, row)
         if row.name:
             line_of[org.official(row, community, grid).id] = row.line
-            if grid is not None and row.duty_post == "A":
+            if row.duty_post != "A":
+                continue
+            if grid is not None:
                 a_grids.add(grid.id)
-            elif community is not None and row.duty_post == "A":
+            elif community is not None:
                 a_communities.add(community.id)
+            elif row.role == "township_staff" and row.township is not None:
+                a_townships.add(row.township.id)
+            elif row.role == "department_staff" and row.department is not None:
+                a_departments.add(row.department.id)
+            elif row.role == "county_staff":
+                a_county = True
     return (_dingtalk_conflicts(rows, line_of) + _mobile_conflicts(rows, line_of)
-            + _a_post_conflicts(line_of, a_grids, a_communities))
+            + _a_post_conflicts(line_of, a_grids, a_communities, a_townships, a_departments, a_county))
 
 
 def _within_unit(rows: list[_Row], unit: str) -> tuple[list[_Row], list[RowError]]:
