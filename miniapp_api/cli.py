@@ -31,6 +31,7 @@ from miniapp_api.models.console import AdminUser
 from miniapp_api.org import grid_import
 from miniapp_api.org import roster_import
 from miniapp_api.org import sync
+from miniapp_api.reports import photo_checks
 from miniapp_api.seed import apply_config
 from miniapp_api.time import LOCAL_TZ
 from miniapp_api.time import iso
@@ -310,6 +311,22 @@ def create_admin_cmd(ctx: click.Context, username: str, display_name: str | None
     finally:
         db.close()
     click.echo(f"已创建管理员 / created admin {user.username} ({user.role}{', ' + user.township if user.township else ''})")
+
+
+@main.command("check-photos")
+@click.option("--dry-run", is_flag=True, help="Count the photos never checked; ask for nothing.")
+@click.pass_context
+def check_photos_cmd(ctx: click.Context, dry_run: bool) -> None:
+    """Ask WeChat's image check for every report photo never checked (stored before the checks
+    existed); the worker sends the requests and the verdicts arrive as usual (docs/photo-checks.md)."""
+    db = _open_db(_settings(ctx))
+    try:
+        reports, photos = photo_checks.ask_for_unchecked(utcnow(), dry_run=dry_run)
+    finally:
+        db.close()
+    verb = "待检测（未提交）" if dry_run else "已交给 worker 检测"
+    click.echo(f"{verb}：{photos} 张照片，涉及 {reports} 条上报 / "
+               f"{'would ask for' if dry_run else 'asked for'} {photos} photos of {reports} reports")
 
 
 @main.command("sync-dingtalk")

@@ -3,7 +3,8 @@
 A photo attached to a report (a resident's, or a completion photo) is checked with
 ``mediaCheckAsync``; the verdict arrives later as a push that names the check's ``trace_id``
 (:mod:`miniapp_api.reports.photo_checks`). Photos stored before this migration are
-``unchecked``: they stay visible as they were (no check is asked for them retroactively).
+``unchecked``: they stay visible as they were until ``tongxin check-photos`` asks for their
+checks.
 
 Safe on a database that v001 created from the current models (new installs): columns are
 added only if missing, the index with ``IF NOT EXISTS``.

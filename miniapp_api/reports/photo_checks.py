@@ -58,6 +58,25 @@ def ask_for_checks(report: Report, uploads: list[Upload], now: datetime) -> None
         outbox.record(CHECK_EVENT, {"number": report.number, "uploads": ids}, report=report, now=now)
 
 
+def ask_for_unchecked(now: datetime, *, dry_run: bool = False) -> tuple[int, int]:
+    """Ask for the check of every report photo still ``unchecked``: those stored before the
+    checks existed (migration v010) were never asked for. One event per report, each in its
+    own transaction; returns ``(reports, photos)``. Asking twice is harmless: the worker
+    requests only photos still ``unchecked`` (:func:`run_checks`). ``dry_run`` only counts."""
+    rows = (ReportPhoto.select(ReportPhoto.report, ReportPhoto.upload)
+            .join(Upload).where(Upload.moderation == "unchecked")
+            .order_by(ReportPhoto.report, ReportPhoto.position).tuples())
+    by_report: dict[int, list[str]] = {}
+    for report_id, upload_id in rows:
+        by_report.setdefault(report_id, []).append(upload_id)
+    if not dry_run:
+        for report_id, upload_ids in by_report.items():
+            with write_tx():
+                report = Report.get_by_id(report_id)
+                outbox.record(CHECK_EVENT, {"number": report.number, "uploads": upload_ids}, report=report, now=now)
+    return len(by_report), sum(len(ids) for ids in by_report.values())
+
+
 def run_checks(report: Report, upload_ids: list[str], wechat, base_url: str, now: datetime) -> int:
     """The worker's task: request WeChat's check of each photo still ``unchecked``; returns
     how many were requested. A failure (``bridges.errors``) propagates, so the worker retries;

@@ -31,6 +31,8 @@ from miniapp_api.models import TimelineEntry
 from miniapp_api.models import Upload
 from miniapp_api.reports.links import signed_report_url
 from tests.api.test_uploads import upload
+from tests.bridges.test_ops import cli
+from tests.bridges.test_ops import config_file  # noqa: F401  (fixture)
 from tests.bridges.test_callbacks import group
 from tests.bridges.test_callbacks import officials  # noqa: F401  (fixture)
 from tests.bridges.test_callbacks import say  # noqa: F401  (fixture)
@@ -123,6 +125,30 @@ def test_each_photo_is_checked_by_the_worker_and_a_pass_is_recorded(client, resi
     run()  # nothing more to do: the check ran once
     assert wx.snapshot_stats()["calls"]["/wxa/media_check_async"] == 2
     assert len(client.get(f"/api/v1/reports/{number}", headers=resident["headers"]).get_json()["photos"]) == 2
+
+
+def test_photos_never_checked_are_asked_for_by_check_photos(client, resident, wx, run, config_file):
+    old, new = photo(client, resident), photo(client, resident, (10, 200, 10))
+    submit(client, resident, photos=[old["id"], new["id"]])
+    run()
+    assert [r["status"] for r in wx.release_pushes()] == [200, 200]
+    # As if ``old`` had been stored before the checks existed (migration v010): never asked for.
+    Upload.update(moderation="unchecked", moderation_trace_id=None).where(Upload.id == old["id"]).execute()
+    asked = wx.snapshot_stats()["calls"]["/wxa/media_check_async"]
+
+    dry = cli(config_file, "check-photos", "--dry-run")
+    assert dry.exit_code == 0 and "would ask for 1 photos of 1 reports" in dry.output
+    run()
+    assert wx.snapshot_stats()["calls"]["/wxa/media_check_async"] == asked  # a dry run asks nothing
+
+    done = cli(config_file, "check-photos")
+    assert done.exit_code == 0 and "asked for 1 photos of 1 reports" in done.output
+    run()
+    assert wx.snapshot_stats()["calls"]["/wxa/media_check_async"] == asked + 1  # that photo only
+    assert uploads_of(old["id"]).moderation == "pending" and uploads_of(new["id"]).moderation == "pass"
+    assert [r["status"] for r in wx.release_pushes()] == [200]
+    assert uploads_of(old["id"]).moderation == "pass"
+    assert "asked for 0 photos of 0 reports" in cli(config_file, "check-photos").output
 
 
 def test_the_card_links_a_photo_before_its_verdict_and_shows_it_after_a_pass(
