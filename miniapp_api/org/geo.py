@@ -1,7 +1,9 @@
 """Small, pure geometry: distances and grid boundaries (WKT or GeoJSON), on shapely.
 
 shapely is imported on first use (:func:`shapely_module`): importing this module costs nothing
-heavy, so only processes that read a boundary load shapely and numpy.
+heavy, so only processes that check or convert a boundary load shapely and numpy. Routing a
+point (:class:`Outline`) is plain Python on stored boundaries, which were checked when stored:
+a web worker routes reports without carrying shapely's 20 MiB.
 
 Boundaries are stored as GeoJSON text (``Polygon`` or ``MultiPolygon``, positions as
 ``[lng, lat]``), whichever form they were imported in, and must be valid polygons (no
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from array import array
 
 EARTH_RADIUS_M = 6_371_008.8
 MAX_BOUNDARY_CHARS = 200_000
@@ -206,3 +209,64 @@ def area_m2(shp) -> float:
         return 0.0
     my, mx = metres_per_degree(shp.centroid.y)
     return shp.area * mx * my
+
+
+class Outline:
+    """A stored (multi)polygon as routing reads it: each ring a flat array of ``x, y`` pairs
+    (longitude, latitude; 16 bytes a vertex), and the bounding box.
+
+    :meth:`covers` answers what shapely's ``covers`` answers for a valid polygon: inside, or
+    on the boundary (a hole's edge included), but not inside a hole. Boundaries are checked
+    for validity when they are stored (:func:`check_valid`), so the even-odd rule is exact
+    here; a point within floating-point noise of a slanted edge may fall on either side,
+    as it may in any planar test.
+    """
+
+    __slots__ = ("parts", "bbox")
+
+    def __init__(self, geometry: dict):
+        self.parts = [[array("d", [c for pos in ring for c in (float(pos[0]), float(pos[1]))]) for ring in poly]
+                      for poly in polygons(geometry)]
+        xs = [r[i] for p in self.parts for r in p[:1] for i in range(0, len(r), 2)]
+        ys = [r[i] for p in self.parts for r in p[:1] for i in range(1, len(r), 2)]
+        self.bbox = (min(xs), min(ys), max(xs), max(ys))
+
+    def covers(self, lat: float, lng: float) -> bool:
+        """Whether the point lies inside the outline or on its boundary."""
+        x, y = lng, lat
+        x0, y0, x1, y1 = self.bbox
+        if x < x0 or x > x1 or y < y0 or y > y1:
+            return False
+        for shell, *holes in self.parts:
+            where = _ring_position(shell, x, y)
+            if where == _EDGE:
+                return True
+            if where == _OUT:
+                continue
+            for hole in holes:
+                inner = _ring_position(hole, x, y)
+                if inner == _EDGE:
+                    return True  # a hole's edge belongs to the polygon
+                if inner == _IN:
+                    break
+            else:
+                return True
+        return False
+
+
+_OUT, _IN, _EDGE = 0, 1, 2
+
+
+def _ring_position(ring: array, x: float, y: float) -> int:
+    """Where the point lies against a closed ring: outside, inside or on an edge."""
+    inside = False
+    ax, ay = ring[0], ring[1]
+    for i in range(2, len(ring), 2):
+        bx, by = ring[i], ring[i + 1]
+        if (min(ax, bx) <= x <= max(ax, bx) and min(ay, by) <= y <= max(ay, by)
+                and (bx - ax) * (y - ay) == (by - ay) * (x - ax)):
+            return _EDGE
+        if (ay > y) != (by > y) and x < ax + (y - ay) * (bx - ax) / (by - ay):
+            inside = not inside
+        ax, ay = bx, by
+    return _IN if inside else _OUT

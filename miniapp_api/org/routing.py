@@ -13,18 +13,20 @@ For a point, in this order:
 3. ``home`` — else the resident's home grid, if it lies in that township.
 4. ``none`` — else no grid: the township handles it (待指派网格).
 
-The grids live in a per-process index (:class:`GridIndex`: a shapely STRtree over the
-boundaries, another over the centres), one of the catalogue's values
-(:mod:`miniapp_api.catalogue`): the triggers of migration v013 bump the catalogue's version
-on every change to its tables (``grid``, ``community`` and ``township`` among them), whoever
-makes it, so the index is rebuilt once after a change (boundaries unchanged since the last
-index are not parsed again), and routing costs no statement while nothing changed: a
-submission has read the version already, ``GET /locate`` reads it once. Routing a point then
-costs tens of microseconds, on SQLite and PostgreSQL alike; without any boundary or centre,
-or for a township without one, it skips the search (and shapely is not even imported).
+The grids live in a per-process index (:class:`GridIndex`: boundaries and centres filed by
+the cells of a fixed lattice), one of the catalogue's values (:mod:`miniapp_api.catalogue`):
+the triggers of migration v013 bump the catalogue's version on every change to its tables
+(``grid``, ``community`` and ``township`` among them), whoever makes it, so the index is
+rebuilt once after a change (boundaries unchanged since the last index are not parsed again),
+and routing costs no statement while nothing changed: a submission has read the version
+already, ``GET /locate`` reads it once. Routing a point then reads the few grids filed in its
+cell, in plain Python (:class:`~miniapp_api.org.geo.Outline`): stored boundaries were checked
+when they were stored, so the web workers that route reports never load shapely and numpy
+(about 20 MiB a process); the import and the console's boundary check still use them.
 """
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass
@@ -126,78 +128,85 @@ def unit_of(township: Township) -> Unit:
     return Unit(township.id, township.code, township.name)
 
 
+#: The side of the index's cells, in degrees (about 1.1 km north–south): a point looks at one
+#: cell of boundaries, and a nearest-centre search at the few cells its reach spans.
+CELL_DEGREES = 0.01
+
+
+def _cell(lat: float, lng: float) -> tuple[int, int]:
+    return math.floor(lat / CELL_DEGREES), math.floor(lng / CELL_DEGREES)
+
+
 class GridIndex:
-    """Every grid of the county in memory, with STRtrees over boundaries and centres."""
+    """Every grid of the county in memory: boundaries and centres filed by the cells of a
+    fixed lattice they touch, so routing a point reads a handful of candidates (plain Python,
+    no shapely: boundaries were checked when they were stored)."""
 
     def __init__(self, rows, previous: GridIndex | None = None):
         """Build from ``(id, name, community, township id, code, name, lat, lng, boundary)`` rows;
         boundaries ``previous`` (the index this one replaces) parsed are not parsed again."""
         self.grids: dict[int, GridPlace] = {}
         known = previous._parsed if previous is not None else {}
-        # Boundary text -> (shape, its centre), or None when it no longer parses.
-        self._parsed: dict[str, tuple | None] = {}
-        shapes, shape_ids, centres, centre_ids = [], [], [], []
+        # Boundary text -> its outline, or None when it no longer parses.
+        self._parsed: dict[str, geo.Outline | None] = {}
+        self._outlines: dict[int, geo.Outline] = {}
+        self._shape_cells: dict[tuple[int, int], list[int]] = {}
+        self._centre_cells: dict[tuple[int, int], list[int]] = {}
         units: dict[int, Unit] = {}
         self.invalid: list[int] = []  # grids whose stored boundary no longer parses (ignored)
         for gid, name, community, tid, tcode, tname, lat, lng, boundary in rows:
             unit = units.setdefault(tid, Unit(tid, tcode, tname))
-            shp = shp_centre = None
+            outline = None
             if boundary:
                 if boundary not in self._parsed:
                     self._parsed[boundary] = known[boundary] if boundary in known else _parse(boundary)
-                parsed = self._parsed[boundary]
-                if parsed is None:
+                outline = self._parsed[boundary]
+                if outline is None:
                     self.invalid.append(gid)
-                else:
-                    shp, shp_centre = parsed
-            center = (lat, lng) if lat is not None and lng is not None else shp_centre
-            self.grids[gid] = GridPlace(gid, name, community, unit, center, shp is not None)
-            if shp is not None:
-                shapes.append(shp)
-                shape_ids.append(gid)
+            center = (lat, lng) if lat is not None and lng is not None else None
+            if center is None and outline is not None:
+                center = _centre(boundary)
+            self.grids[gid] = GridPlace(gid, name, community, unit, center, outline is not None)
+            if outline is not None:
+                self._outlines[gid] = outline
+                x0, y0, x1, y1 = outline.bbox
+                (r0, c0), (r1, c1) = _cell(y0, x0), _cell(y1, x1)
+                for r in range(r0, r1 + 1):
+                    for c in range(c0, c1 + 1):
+                        self._shape_cells.setdefault((r, c), []).append(gid)
             if center is not None:
-                centres.append(center)
-                centre_ids.append(gid)
-        self._shape_ids = shape_ids
-        self._centre_ids = centre_ids
+                self._centre_cells.setdefault(_cell(*center), []).append(gid)
         # The townships that have a grid centre: a point picked in another one skips that search.
-        self._centred = {self.grids[gid].township.id for gid in centre_ids}
-        self._shapes = self._centres = None
-        if shapes or centres:
-            # shapely (with numpy, about 20 MiB a process) is loaded only once grids have a
-            # boundary or a centre (geo.shapely_module): a county without them, or a process
-            # that never routes, does without it. Looked up here, once per index, never per point.
-            self._shapely = shapely = geo.shapely_module()
-            shapely.prepare(shapes)
-            self._shapes = shapely.STRtree(shapes) if shapes else None
-            self._centres = (shapely.STRtree([shapely.Point(c[1], c[0]) for c in centres]) if centres
-                             else None)
+        self._centred = {self.grids[gid].township.id for ids in self._centre_cells.values() for gid in ids}
 
     def __len__(self) -> int:
         return len(self.grids)
 
     def covering(self, lat: float, lng: float) -> list[GridPlace]:
         """The grids whose boundary contains the point (edge included), oldest first."""
-        if self._shapes is None:
+        candidates = self._shape_cells.get(_cell(lat, lng))
+        if not candidates:
             return []
-        hits = self._shapes.query(self._shapely.Point(lng, lat), predicate="intersects")
-        return sorted((self.grids[self._shape_ids[i]] for i in hits), key=lambda g: g.id)
+        return [self.grids[gid] for gid in candidates if self._outlines[gid].covers(lat, lng)]
 
     def nearest_centre(self, lat: float, lng: float, max_metres: float,
                        township_id: int | None = None) -> tuple[GridPlace, float] | None:
         """The grid (of ``township_id``, or any) whose centre is nearest, within ``max_metres``."""
-        if self._centres is None or (township_id is not None and township_id not in self._centred):
+        if not self._centre_cells or (township_id is not None and township_id not in self._centred):
             return None
         my, mx = geo.metres_per_degree(lat)
         dy, dx = max_metres / my * 1.01, max_metres / mx * 1.01
+        (r0, c0), (r1, c1) = _cell(lat - dy, lng - dx), _cell(lat + dy, lng + dx)
         best: tuple[float, int] | None = None
-        for i in self._centres.query(self._shapely.box(lng - dx, lat - dy, lng + dx, lat + dy)):
-            grid = self.grids[self._centre_ids[i]]
-            if township_id is not None and grid.township.id != township_id:
-                continue
-            d = geo.haversine_m(lat, lng, *grid.center)
-            if d <= max_metres and (best is None or (d, grid.id) < best):
-                best = (d, grid.id)
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                for gid in self._centre_cells.get((r, c), ()):
+                    grid = self.grids[gid]
+                    if township_id is not None and grid.township.id != township_id:
+                        continue
+                    d = geo.haversine_m(lat, lng, *grid.center)
+                    if d <= max_metres and (best is None or (d, grid.id) < best):
+                        best = (d, grid.id)
         return (self.grids[best[1]], best[0]) if best else None
 
     def route(self, lat: float, lng: float, *, township: Unit | None = None, home_grid_id: int | None = None,
@@ -220,13 +229,24 @@ class GridIndex:
         return Route(Rule.NONE, township, None, max_metres, None, township)
 
 
-def _parse(boundary: str) -> tuple | None:
-    """The shape of a stored boundary and its centre ``(lat, lng)``, or None if it no longer parses."""
+def _parse(boundary: str) -> geo.Outline | None:
+    """The outline of a stored boundary, or None if it no longer parses. Stored boundaries are
+    GeoJSON checked when they were stored; any other text goes through the full check."""
     try:
-        shp = geo.shape_of(geo.parse_boundary(boundary))
+        if boundary.lstrip().startswith("{"):
+            return geo.Outline(geo.geometry_from_geojson(json.loads(boundary)))
+        return geo.Outline(geo.parse_boundary(boundary))
+    except (geo.InvalidBoundary, ValueError, TypeError, KeyError):
+        return None
+
+
+def _centre(boundary: str) -> tuple[float, float] | None:
+    """The centre of a grid stored with a boundary but no centre (the import stores one, so
+    only older rows need this, and only they make a process load shapely)."""
+    try:
+        return geo.centroid(geo.parse_boundary(boundary))
     except geo.InvalidBoundary:
         return None
-    return shp, geo.centre_of(shp)
 
 
 # --- the per-process index --------------------------------------------------------------------
