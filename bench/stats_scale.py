@@ -149,7 +149,7 @@ def load(db_url: str, settings, n_reports: int, n_open: int, due_share: float, s
             "lat", "lng", "address", "anonymous", "status", "moderation", "reply", "rating_score", "rating_comment",
             "urgent", "created_at", "updated_at", "accepted_at", "resolved_at", "closed_at", "deadline_round",
             "phase_started_at", "phase_hours", "accept_due_at", "resolve_due_at", "next_step_at", "missed_deadlines",
-            "handover_count", "redo_count", "resolved_post", "resolved_level", "resolved_unit"]
+            "handover_count", "redo_count", "resolved_post", "resolved_level", "resolved_unit", "supporters"]
     ratings: list[tuple] = []
     handovers: list[tuple] = []
     counts = {"open": 0, "due": 0}
@@ -206,7 +206,7 @@ def load(db_url: str, settings, n_reports: int, n_open: int, due_share: float, s
                    125.3, "测试地址", "f", status, "pass", None, score, None, "f", _ts(created),
                    _ts(closed or resolved or accepted or created), _ts(accepted), _ts(resolved), _ts(closed),
                    1 if is_open else 0, _ts(phase_start), (acc_h if acc_due else res_h) if is_open else None,
-                   _ts(acc_due), _ts(res_due), _ts(next_step), missed, int(handed), redo, post, rlevel, runit)
+                   _ts(acc_due), _ts(res_due), _ts(next_step), missed, int(handed), redo, post, rlevel, runit, 0)
 
     started = time.perf_counter()
     n = _copy(cur, "report", cols, rows())
