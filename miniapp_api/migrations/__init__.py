@@ -22,6 +22,7 @@ from miniapp_api.migrations import v010_photo_checks
 from miniapp_api.migrations import v012_support_merge
 from miniapp_api.migrations import v013_catalogue_version
 from miniapp_api.migrations import v014_category_help
+from miniapp_api.migrations import v015_resident_follows
 from miniapp_api.models import SchemaVersion
 
 #: Every migration, in the order it runs.
@@ -36,6 +37,7 @@ STEPS = (
     v012_support_merge,
     v013_catalogue_version,
     v014_category_help,
+    v015_resident_follows,
 )
 # Numbers are handed out per issue, so a higher one may land before a lower one: in order,
 # without repeats (the lead closes any gap when the lower ones land).

@@ -200,6 +200,10 @@ class Resident(BaseModel):
     home_township = ForeignKeyField(Township, null=True, on_delete="SET NULL")
     home_community = ForeignKeyField(Community, null=True, on_delete="SET NULL")
     home_grid = ForeignKeyField(Grid, null=True, on_delete="SET NULL")
+    # How many reports they follow (我也遇到), kept by the database itself (triggers on
+    # report_support, migration v015): "my reports" skips looking for followed reports when
+    # it is 0, and the bearer token's query reads it anyway.
+    follows = IntegerField(default=0)
 
 
 class AuthSession(BaseModel):

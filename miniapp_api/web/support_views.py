@@ -47,7 +47,9 @@ def my_reports(resident: Resident, cursor: str | None, limit: int, base_url: str
     """One page of "my reports": the resident's own (``relation: own``) and those they follow
     (``relation: following``), newest first, one cursor for both."""
     own, own_next = service.list_own_reports(resident, cursor, limit)
-    followed = service.list_followed_reports(resident, cursor, limit)
+    # ``follows`` came with the bearer token's row, counted by the database (migration v015):
+    # most residents follow nothing, and their list is spared that query.
+    followed = service.list_followed_reports(resident, cursor, limit) if resident.follows else []
     if followed:
         items = [(r, "own") for r in own] + [(r, "following") for r in followed]
         items.sort(key=lambda pair: pair[0].id, reverse=True)
