@@ -4,9 +4,9 @@ What dingtalk-sdk 1.3.8 does not do and this module does (PLATFORMS §4, §6.2):
 
 - every call goes to ``api_base_url``, path prefix included: the SDK joins URLs with
   ``urljoin`` (``http://h/dt/`` + ``/gettoken`` → ``http://h/gettoken``), so
-  :class:`bridges.dingtalk.sdk.AppKeySdk` joins them itself; its TOP gateway calls (``top_request``: work notifications, ``Tb*``
-  methods) are hard-wired to ``https://eco.taobao.com/router/rest`` and go to
-  ``{api_base_url}/router/rest`` here instead;
+  :class:`bridges.dingtalk.sdk.AppKeySdk` joins them itself; its TOP gateway calls
+  (``top_request``: work notifications, ``Tb*`` methods) are hard-wired to
+  ``https://eco.taobao.com/router/rest`` and go to ``{api_base_url}/router/rest`` here instead;
 - the access token lives in a token store (:mod:`bridges.tokens`, name ``dingtalk:<app_key>``;
   in production the database, shared by every process and thread);
 - a rejected token (33001, 40001, 42001, 40014) is refreshed once and the call retried once:
