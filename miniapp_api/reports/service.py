@@ -12,6 +12,7 @@ import threading
 from datetime import datetime
 from datetime import timedelta
 
+from peewee import SQL
 from peewee import IntegrityError
 from peewee import JOIN
 from peewee import fn
@@ -73,13 +74,22 @@ def body_hash(body: ReportIn) -> str:
 _NEXT_SEQ = Prepared(lambda: Counter.insert(name=Param("name"), value=1)
                      .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + 1})
                      .returning(Counter.value))
-_TODAY_COUNT = Prepared(lambda: Report.select(fn.COUNT(Report.id))
-                        .where((Report.resident == Param("resident"))
-                               & (Report.created_at >= Param("since", Report.created_at))))
+
+
+def _today(*also):
+    """The resident's reports since ``since``, counted up to ``limit`` (the daily limit), with
+    ``also`` selected beside the count. A resident at the limit is refused however many more
+    there are, so the count never reads more than ``limit`` index entries."""
+    up_to_limit = (Report.select(Report.id)
+                   .where((Report.resident == Param("resident"))
+                          & (Report.created_at >= Param("since", Report.created_at)))
+                   .limit(Param("limit")))
+    return Report.select(fn.COUNT(SQL("1")), *also).from_(up_to_limit.alias("today"))
+
+
+_TODAY_COUNT = Prepared(lambda: _today())
 # The first count also reads the catalogue's version (see ``catalogue``): one statement.
-_TODAY_COUNT_AND_VERSION = Prepared(lambda: Report.select(fn.COUNT(Report.id), catalogue.version_query())
-                                    .where((Report.resident == Param("resident"))
-                                           & (Report.created_at >= Param("since", Report.created_at))))
+_TODAY_COUNT_AND_VERSION = Prepared(lambda: _today(catalogue.version_query()))
 _BLOCK = Prepared(lambda: Counter.insert(name=Param("name"), value=Param("size"))
                   .on_conflict(conflict_target=[Counter.name], update={Counter.value: Counter.value + Param("size")})
                   .returning(Counter.value))
@@ -159,16 +169,18 @@ def _midnight(now: datetime) -> datetime:
 
 def _check_count(count: int, limit: int) -> None:
     if count >= limit:
-        raise TooManyRequests(f"今天已上报 {count} 条，已达每日上限，请明天再报", code="daily_limit_exceeded")
+        # ``count`` stops at the limit (see ``_today``): name the limit, not a count.
+        raise TooManyRequests(f"今天已上报 {limit} 条，已达每日上限，请明天再报", code="daily_limit_exceeded")
 
 
 def _check_daily_limit(resident: Resident, limit: int, now: datetime) -> None:
-    _check_count(_TODAY_COUNT.scalar(resident=resident.id, since=_midnight(now)), limit)
+    _check_count(_TODAY_COUNT.scalar(resident=resident.id, since=_midnight(now), limit=limit), limit)
 
 
-def _count_today(resident: Resident, now: datetime) -> tuple[int, catalogue.Snapshot]:
-    """The resident's reports since local midnight, and the catalogue as of now (one query)."""
-    count, version = _TODAY_COUNT_AND_VERSION.one(resident=resident.id, since=_midnight(now))
+def _count_today(resident: Resident, now: datetime, limit: int) -> tuple[int, catalogue.Snapshot]:
+    """The resident's reports since local midnight (up to ``limit``), and the catalogue as of
+    now (one query)."""
+    count, version = _TODAY_COUNT_AND_VERSION.one(resident=resident.id, since=_midnight(now), limit=limit)
     return count, catalogue.at(version)
 
 
@@ -246,7 +258,7 @@ def create_report(svc, resident: Resident, body: ReportIn, idem_key: str | None,
         raise ValidationFailed(f"description：问题描述不能超过 {settings.description_max_chars} 字", field="description")
     if len(body.photos) > settings.max_photos:
         raise ValidationFailed(f"photos：最多上传 {settings.max_photos} 张照片", field="photos")
-    count, snapshot = _count_today(resident, now)
+    count, snapshot = _count_today(resident, now, settings.daily_limit_per_resident)
     category, township = _place(snapshot, body.category, body.township)
     photo_ids = list(dict.fromkeys(body.photos))
     uploads = {u.id: u for u in Upload.select().where((Upload.id.in_(photo_ids)) & (Upload.resident == resident))} if photo_ids else {}

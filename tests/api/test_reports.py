@@ -13,9 +13,11 @@ from miniapp_api.db import database
 from miniapp_api.models import IdempotencyKey
 from miniapp_api.models import OutboxEvent
 from miniapp_api.models import Report
+from miniapp_api.models import Resident
 from miniapp_api.models import utcnow
 from tests.conftest import report_body
 from tests.factories import OFFICIAL
+from tests.factories import make_report
 
 
 def counts() -> tuple[int, int]:
@@ -160,6 +162,23 @@ def test_daily_limit_is_429(settings_dict, request):
     before = counts()
     resp = submit(client, resident)
     assert resp.status_code == 429 and resp.get_json()["error"]["code"] == "daily_limit_exceeded"
+    assert "今天已上报 2 条" in resp.get_json()["error"]["message"]
+    assert counts() == before
+
+
+def test_daily_limit_counts_up_to_the_limit_only(settings_dict, request):
+    # The count stops at the limit. A resident already past it (the county lowered the
+    # limit today) is still refused, and told the limit rather than a count.
+    settings_dict["reports"]["daily_limit_per_resident"] = 3
+    client = request.getfixturevalue("client")
+    resident = request.getfixturevalue("resident")
+    owner = Resident.get(Resident.openid == resident["openid"])
+    for _ in range(5):
+        make_report(resident=owner)
+    before = counts()
+    resp = submit(client, resident)
+    assert resp.status_code == 429 and resp.get_json()["error"]["code"] == "daily_limit_exceeded"
+    assert "今天已上报 3 条" in resp.get_json()["error"]["message"]
     assert counts() == before
 
 

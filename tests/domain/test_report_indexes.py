@@ -34,9 +34,9 @@ def _daily_count_plan(resident_id: int) -> str:
             # A test table is tiny, so PostgreSQL would rightly scan it; forbid that to see
             # whether the index can answer the count at all.
             database.execute_sql("SET LOCAL enable_seqscan = off")
-            rows = database.execute_sql("EXPLAIN " + sql, (resident_id, since)).fetchall()
+            rows = database.execute_sql("EXPLAIN " + sql, (resident_id, since, 20)).fetchall()
     else:
-        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, (resident_id, since)).fetchall()
+        rows = database.execute_sql("EXPLAIN QUERY PLAN " + sql, (resident_id, since, 20)).fetchall()
     return "\n".join(str(r[-1]) for r in rows)
 
 
