@@ -32,6 +32,7 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from flask_wtf.csrf import CSRFProtect
 from flask_wtf.csrf import validate_csrf
@@ -314,6 +315,21 @@ def blueprint(views: list[Routes]) -> Blueprint:
     return bp
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with no signer built for a request without the cookie.
+
+    Only the console (and the admin API it calls) keeps a session; residents and robots
+    authenticate on every request. Flask builds the session's signer (a key derivation) on
+    every request before it looks for the cookie, a cost the busiest API calls paid for
+    nothing. Without the cookie the session starts empty, as Flask's own would, and saving
+    it (at login) builds the signer then."""
+
+    def open_session(self, app: Flask, request):
+        if self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def install(app: Flask, views: list[Routes]) -> None:
     """Configure cookies and CSRF, register the blueprint (with ``views``) and the session hook."""
     settings = app.config["TONGXIN_SETTINGS"]
@@ -329,6 +345,7 @@ def install(app: Flask, views: list[Routes]) -> None:
     )
     app.config.setdefault("CONSOLE_IDLE_MINUTES", IDLE_MINUTES)
     app.config.setdefault("CONSOLE_ABSOLUTE_HOURS", ABSOLUTE_HOURS)
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     app.before_request(_load_console_admin)
     app.register_blueprint(blueprint(views))
