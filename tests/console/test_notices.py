@@ -3,20 +3,25 @@ residents and the groups see, publishing now or later, each unit's acknowledgeme
 with a reason; who may do what (county, unit administrator, auditor); CSRF."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from miniapp_api.community.links import signed_notice_url
 from miniapp_api.community.scheduler import run_pass
 from miniapp_api.db import database
+from miniapp_api.models import Upload
 from miniapp_api.models import utcnow
 from miniapp_api.models.community import Notice
 from miniapp_api.models.community import NoticeUnit
 from miniapp_api.models.console import AuditEntry
 from miniapp_api.notices import service as notice_service
+from miniapp_api.reports.uploads import photo_out
 from miniapp_api.time import LOCAL_TZ
+from tests.api.test_uploads import jpeg_with_gps
 
 NUMBER = re.compile(r"/console/notices/(N\d{4})")
 
@@ -177,3 +182,71 @@ def test_forms_need_the_csrf_token_and_bad_input_changes_nothing(console, db):
     assert Notice.select().count() == 0
     assert c.get("/console/notices/N9999").status_code == 404
     assert c.get("/console/notices?page=99999999999999999999999").status_code == 200
+
+
+# --- pictures ---------------------------------------------------------------------------------
+
+def _picture(colour=(200, 30, 30), name="现场.jpg"):
+    """A JPEG as a phone takes it (GPS position and camera in its EXIF), as a file field."""
+    data = jpeg_with_gps() if colour == (200, 30, 30) else _plain_jpeg(colour)
+    return (io.BytesIO(data), name)
+
+
+def _plain_jpeg(colour) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 20), colour).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _kept(html: str) -> list[str]:
+    return re.findall(r'name="image" value="([^"]+)" checked', html)
+
+
+def test_pictures_are_cleaned_kept_across_the_preview_and_shown_to_residents(console, db, residents, client):
+    c = console("county")
+    page = c.post("/console/notices/new", form(action="preview", images=[_picture()]))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and Notice.select().count() == 0
+    ids = _kept(html)
+    assert len(ids) == 1
+    assert 'class="notice-image"' in html.split('id="preview"')[1]  # what residents will see
+    upload = Upload.get_by_id(ids[0])
+    assert upload.resident_id is None  # an administrator's picture, never removed as an orphan
+    stored = client.get(photo_out(upload, "")["url"])
+    assert stored.status_code == 200
+    assert not Image.open(io.BytesIO(stored.data)).getexif()  # no GPS position, no camera
+
+    # The live preview shows the kept picture and stores no file, whatever the form holds.
+    before = Upload.select().count()
+    live = c.post("/console/notices/preview", form(image=ids[0], images=[_picture((1, 2, 3))]))
+    assert live.status_code == 200 and 'class="notice-image"' in live.get_data(as_text=True)
+    assert Upload.select().count() == before
+
+    number = publish(c, image=ids[0], images=[_picture((30, 30, 200), "第二张.jpg")])
+    n = notice(number)
+    assert len(n.images) == 2 and n.images[0] == ids[0]
+    reader = residents.login()
+    detail = client.get(f"/api/v1/notices/{number}", headers=reader["headers"]).get_json()
+    paths = [photo_out(Upload.get_by_id(i), "")["url"] for i in n.images]  # the URLs without the host
+    assert len(detail["images"]) == 2
+    assert all(img["url"].endswith(path) for img, path in zip(detail["images"], paths))
+    # Unticked, a picture is left out.
+    dropped = publish(c, title="第二份通知")
+    assert notice(dropped).images == []
+
+
+def test_bad_pictures_are_refused_and_change_nothing(console, db):
+    c = console("county")
+    too_many = c.post("/console/notices/new", form(images=[_picture((i, 0, 0)) for i in range(10)]))
+    assert too_many.status_code == 422 and "最多 9 张图片" in too_many.get_data(as_text=True)
+    not_a_picture = c.post("/console/notices/new", form(images=[(io.BytesIO(b"%PDF-1.4 nope"), "x.jpg")]))
+    assert not_a_picture.status_code == 422 and "无法使用" in not_a_picture.get_data(as_text=True)
+    forged = c.post("/console/notices/new", form(image="../../etc/passwd"))
+    assert forged.status_code == 422 and "图片参数不正确" in forged.get_data(as_text=True)
+    unknown = c.post("/console/notices/new", form(image="abcdefghijklmnop"))
+    assert unknown.status_code == 422 and "图片已不存在" in unknown.get_data(as_text=True)
+    assert Notice.select().count() == 0 and Upload.select().count() == 0
+    # A form sent back for another error keeps the pictures already stored.
+    back = c.post("/console/notices/new", form(title="", images=[_picture()]))
+    assert back.status_code == 422 and len(_kept(back.get_data(as_text=True))) == 1
+    assert Notice.select().count() == 0

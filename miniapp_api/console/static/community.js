@@ -9,7 +9,9 @@
   var seq = 0;
   function refresh() {
     var mine = ++seq;
-    fetch(form.getAttribute("data-preview"), { method: "POST", body: new FormData(form), credentials: "same-origin" })
+    var data = new FormData(form);
+    data.delete("images");  // new files are stored by 预览 or 发布, not on every keystroke
+    fetch(form.getAttribute("data-preview"), { method: "POST", body: data, credentials: "same-origin" })
       .then(function (resp) { return resp.text(); })
       .then(function (html) { if (mine === seq) { target.innerHTML = html; } })
       .catch(function () { /* the 预览 button still works */ });

@@ -1,11 +1,13 @@
-"""Notices (通知公告) in the console: the list, writing one with a preview of what residents
-and each group will see, publishing now or at a set time, each unit's acknowledgement with its
-reminder state and the read rate, and withdrawal with a reason.
+"""Notices (通知公告) in the console: the list, writing one (with up to nine pictures) with a
+preview of what residents and each group will see, publishing now or at a set time, each
+unit's acknowledgement with its reminder state and the read rate, and withdrawal with a reason.
 
 The form is checked by the API's own ``NoticeIn`` and published by the same service, so the
 console and ``/api/v1/admin/notices`` agree; every change is audited in its transaction.
 """
 from __future__ import annotations
+
+import re
 
 from flask import flash
 from flask import redirect
@@ -31,20 +33,27 @@ from miniapp_api.errors import ApiError
 from miniapp_api.errors import NotFound
 from miniapp_api.models import Township
 from miniapp_api.models import utcnow
+from miniapp_api.models import Upload
 from miniapp_api.models.community import Notice
 from miniapp_api.notices import service as notices
 from miniapp_api.notices.schemas import NoticeIn
 from miniapp_api.notices.serialize import notice_out
+from miniapp_api.reports.uploads import photo_out
+from miniapp_api.reports.uploads import save_upload
 from miniapp_api.community.links import target_label
 from miniapp_api.community.links import signed_notice_url
 from miniapp_api.community.serialize import prime
 from miniapp_api.time import local
 from miniapp_api.validation import FormError
+from miniapp_api.web import collaborators
 
 routes = Routes()
 
 PAGE_SIZE = 30
 STATUS = {"scheduled": "定时发布", "published": "已发布", "withdrawn": "已撤回"}
+#: Pictures a notice may carry (as the API's ``NoticeIn.images``).
+MAX_IMAGES = 9
+_UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DELIVERY = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "dead": "发送失败", "skipped": "未发送", None: "—"}
 
 
@@ -83,7 +92,31 @@ def _checked_form(form) -> NoticeIn:
     return checked(NoticeIn, body)
 
 
-def _draft(form) -> tuple[NoticeIn, notices.Target, Notice, list[Township]]:
+def _images(form, files=None) -> list[str]:
+    """The notice's pictures: those kept from an earlier preview (checkboxes ``image``), then
+    the files chosen now (``images``), each checked, re-encoded without its EXIF data and
+    stored as residents' photos are. The live preview passes no ``files``: it shows the kept
+    pictures only, and never stores a file on every keystroke."""
+    kept = form.getlist("image")
+    if not all(_UPLOAD_ID.fullmatch(i) for i in kept):
+        raise FormError({"images": "图片参数不正确，请重新选择图片"})
+    kept = list(dict.fromkeys(kept))
+    chosen = [f for f in files.getlist("images") if f and f.filename] if files is not None else []
+    if len(kept) + len(chosen) > MAX_IMAGES:
+        raise FormError({"images": f"最多 {MAX_IMAGES} 张图片（已选 {len(kept) + len(chosen)} 张）"})
+    if kept and Upload.select().where(Upload.id.in_(kept)).count() != len(kept):
+        raise FormError({"images": "图片已不存在，请重新选择"})
+    svc = collaborators.current()
+    ids = list(kept)
+    for file in chosen:
+        try:
+            ids.append(save_upload(svc.storage, svc.settings.uploads, None, file.stream).id)
+        except ApiError as err:
+            raise FormError({"images": f"图片「{file.filename[:40]}」无法使用：{err.message}"}) from None
+    return ids
+
+
+def _draft(form, image_ids: list[str]) -> tuple[NoticeIn, notices.Target, Notice, list[Township]]:
     """Check the form, the target and the rights; build the notice as it would be published."""
     body = _checked_form(form)
     t = body.target
@@ -94,7 +127,7 @@ def _draft(form) -> tuple[NoticeIn, notices.Target, Notice, list[Township]]:
         else:
             admin().require(write=True, township=target.township_code)
         notice, units = notices.draft(
-            get_settings(), title=body.title, body_html=body.body_html, image_ids=[], target=target,
+            get_settings(), title=body.title, body_html=body.body_html, image_ids=image_ids, target=target,
             pinned=body.pinned, expires_at=body.expires_at, ack_hours=body.ack_hours,
             publisher_kind=_publisher_kind(), publisher_name=admin().name, now=utcnow(),
             publish_at=body.publish_at, ack_required=body.ack_required)
@@ -115,15 +148,26 @@ def preview(notice: Notice, units: list[Township]) -> dict:
     card = render_community.render_notice(render_community.NoticeView(**notices.card_fields(notice, settings)))
     return {"notice": notice, "summary": notice_out(notice)["summary"] if notice.body_text else "",
             "card_title": card["markdown"]["title"], "card_text": card["markdown"]["text"],
-            "units": units, "asks_ack": notices.acks_required(notice),
+            "units": units, "asks_ack": notices.acks_required(notice), "images": _image_urls(notice),
             "audience": notices.audience(notice).count(),
             "target": target_label(notice.level, notice.township, notice.community, notice.grid)}
 
 
-def _form_page(form=None, errors=None, shown=None, status=200):
+def _image_urls(notice: Notice) -> list[dict]:
+    """``{"id", "url", "thumbnail_url"}`` of a notice's pictures, in order."""
+    ids = list(notice.images or [])
+    uploads = {u.id: u for u in Upload.select().where(Upload.id.in_(ids))} if ids else {}
+    base = get_settings().server.public_base_url
+    return [{"id": i, **photo_out(uploads[i], base)} for i in ids if i in uploads]
+
+
+def _form_page(form=None, errors=None, shown=None, status=200, images=()):
     admin().require(write=True, township=township_scope()) if township_scope() else None
+    base = get_settings().server.public_base_url
+    kept = {u.id: u for u in Upload.select().where(Upload.id.in_(list(images)))} if images else {}
     return render_template("console/notice_new.html", form=form or {"ack_required": "1"}, errors=errors or {},
-                           targets=audience_choices(county=True), preview=shown,
+                           targets=audience_choices(county=True), preview=shown, max_images=MAX_IMAGES,
+                           images=[{"id": i, **photo_out(kept[i], base)} for i in images if i in kept],
                            default_ack_hours=get_settings().notices.ack_hours), status
 
 
@@ -152,17 +196,20 @@ def notice_publish():
     if admin().role == "auditor":
         admin().require(write=True)
     form = request.form
+    kept = [i for i in form.getlist("image") if _UPLOAD_ID.fullmatch(i)]
     try:
-        body, target, draft, units = _draft(form)
+        # Pictures first: once stored, a form sent back with an error keeps them.
+        image_ids = kept = _images(form, request.files)
+        body, target, draft, units = _draft(form, image_ids)
     except FormError as err:
-        return _form_page(form, err.errors, status=422)
+        return _form_page(form, err.errors, status=422, images=kept)
     if form.get("action") == "preview":
-        return _form_page(form, shown=preview(draft, units))
+        return _form_page(form, shown=preview(draft, units), images=image_ids)
     now = utcnow()
     try:
         with write_tx():  # the notice and its audit entry commit together
             notice = notices.publish(
-                get_settings(), title=body.title, body_html=body.body_html, image_ids=[], target=target,
+                get_settings(), title=body.title, body_html=body.body_html, image_ids=image_ids, target=target,
                 pinned=body.pinned, expires_at=body.expires_at, ack_hours=body.ack_hours,
                 publisher_kind=_publisher_kind(), publisher_name=admin().name, now=now,
                 publish_at=body.publish_at, ack_required=body.ack_required)
@@ -171,7 +218,7 @@ def notice_publish():
                          after={"title": notice.title, "level": notice.level, "status": notice.status,
                                 "ack_required": notices.acks_required(notice)}, now=now)
     except ApiError as err:
-        return _form_page(form, api_error_to_form(err).errors, status=422)
+        return _form_page(form, api_error_to_form(err).errors, status=422, images=image_ids)
     if notice.status == "scheduled":
         flash(f"通知 {notice.number} 已定时，将于 {local(notice.published_at)} 发布", "ok")
     else:
@@ -185,7 +232,7 @@ def notice_preview():
     if admin().role == "auditor":
         admin().require(write=True)
     try:
-        _, _, draft, units = _draft(request.form)
+        _, _, draft, units = _draft(request.form, _images(request.form))
     except FormError as err:
         return render_template("console/_notice_preview.html", preview=None, errors=err.errors), 422
     return render_template("console/_notice_preview.html", preview=preview(draft, units), errors={})
