@@ -21,7 +21,7 @@ class NoticeIn(CommunityIn):
 
     title: str = Field(min_length=1, max_length=60)
     body_html: str = Field(default="", max_length=200_000, description="富文本；只保留白名单内的标签")
-    images: list[str] = Field(default_factory=list, max_length=9, description="POST /uploads 返回的 id")
+    images: list[str] = Field(default_factory=list, max_length=9, description="POST /admin/uploads 返回的图片 id")
     target: TargetIn
     pinned: bool = False
     expires_at: datetime | None = Field(default=None, description="过期时间（无时区则按北京时间）")

@@ -1,5 +1,5 @@
-"""Administrator endpoints (``/api/v1/admin/…``): publish and withdraw notices, their
-statistics, manage campaigns (create, change, cancel, complete, check-in code) and grid
+"""Administrator endpoints (``/api/v1/admin/…``): publish and withdraw notices (with pictures
+uploaded here), their statistics, manage campaigns (create, change, cancel, complete, check-in code) and grid
 geometry. Authentication is the admin principal (console session or ``admin.api_token``);
 a unit administrator acts only for their own unit, county-wide targets need county rights.
 """
@@ -13,6 +13,7 @@ from miniapp_api.web.admin_auth import AdminPrincipal
 from miniapp_api.web.admin_auth import current_admin
 from miniapp_api.web.api import ApiBlueprint
 from miniapp_api.errors import Conflict
+from miniapp_api.errors import Forbidden
 from miniapp_api.errors import NotFound
 from miniapp_api.errors import ValidationFailed
 from miniapp_api.reports.lifecycle import Actor
@@ -52,6 +53,9 @@ from miniapp_api.notices.serialize import notice_detail_out
 from miniapp_api.notices.serialize import notice_out
 from miniapp_api.community.serialize import prime
 from miniapp_api.web.community import number_arg
+from miniapp_api.web.uploads import UploadOut
+from miniapp_api.reports.uploads import photo_out
+from miniapp_api.reports.uploads import save_upload
 
 bp = ApiBlueprint("admin_community", admin=True)  # an administrator, checked before the body is read
 
@@ -86,6 +90,24 @@ def _admin_notice_out(notice: Notice) -> dict:
     body = notice_detail_out(notice, collaborators.current().settings.server.public_base_url)
     body["stats"] = notice_service.stats(notice)
     return body
+
+
+@bp.operation("/admin/uploads", "POST", summary="上传一张通知用的图片（multipart 字段 file）", tag="admin-notices",
+              multipart=True, response=UploadOut, status=201,
+              errors={**ADMIN_ERRORS, 413: "file_too_large", 415: "unsupported_media_type",
+                      422: "invalid_image / validation_failed", 503: "uploads_busy"})
+def admin_upload():
+    """Store a picture for a notice (its id goes into ``images``): checked, re-encoded
+    without its EXIF data and stored as residents' photos are. Not for auditors."""
+    principal = current_admin()
+    if principal.role not in ("county_admin", "unit_admin"):
+        raise Forbidden("只读账号不能上传图片", code="forbidden")
+    file = request.files.get("file")
+    if file is None:
+        raise ValidationFailed("file：请选择要上传的图片", field="file")
+    svc = collaborators.current()
+    upload = save_upload(svc.storage, svc.settings.uploads, None, file.stream)
+    return {"id": upload.id, **photo_out(upload, svc.settings.server.public_base_url)}, 201
 
 
 @bp.operation("/admin/notices", "POST", summary="发布通知（全县、乡镇/街道、村/社区或网格）", tag="admin-notices",

@@ -2,20 +2,24 @@
 receipts and statistics, withdrawal in the mini-program and in the groups."""
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
 import pytest
+from PIL import Image
 
 from miniapp_api.notices.sanitize import clean_html
 from miniapp_api.db import database
 from miniapp_api.models import Delivery
+from miniapp_api.models import Upload
 from miniapp_api.models import utcnow
 from miniapp_api.models.community import NoticeUnit
 from miniapp_api.time import iso
 from tests.community.conftest import COUNTY
 from tests.community.conftest import unit_admin
 from tests.community.conftest import wechat_messages
+from tests.api.test_uploads import jpeg_with_gps
 
 
 def publish(client, target: dict, headers=COUNTY, **fields) -> dict:
@@ -266,3 +270,41 @@ def test_list_queries_do_not_grow_with_the_page(client, people, org):
     with _Queries() as ten:
         assert len(client.get("/api/v1/notices", headers=who["headers"]).get_json()["items"]) == 10
     assert ten.n <= one.n + 1, (one.n, ten.n)
+
+
+# --- pictures uploaded by administrators --------------------------------------------------------
+
+def _phone_photo():
+    return (io.BytesIO(jpeg_with_gps()), "现场.jpg")
+
+
+def test_an_administrator_uploads_pictures_for_a_notice(client, people, org):
+    up = client.post("/api/v1/admin/uploads", data={"file": _phone_photo()}, headers=COUNTY)
+    assert up.status_code == 201, up.get_json()
+    picture = up.get_json()
+    assert set(picture) == {"id", "url", "thumbnail_url"}
+    assert Upload.get_by_id(picture["id"]).resident_id is None  # an administrator's, kept for good
+    stored = client.get("/" + picture["url"].split("://", 1)[1].split("/", 1)[1])
+    assert stored.status_code == 200 and not Image.open(io.BytesIO(stored.data)).getexif()  # no GPS, no camera
+    by_unit = client.post("/api/v1/admin/uploads", data={"file": _phone_photo()}, headers=unit_admin("yongsheng"))
+    assert by_unit.status_code == 201
+
+    n = publish(client, {"level": "county"}, images=[picture["id"], by_unit.get_json()["id"]])
+    who = people.at(org["东风一网格"])
+    detail = client.get(f"/api/v1/notices/{n['number']}", headers=who["headers"]).get_json()
+    assert [i["url"] for i in detail["images"]] == [picture["url"], by_unit.get_json()["url"]]
+
+
+def test_admin_uploads_refuse_the_anonymous_the_read_only_and_bad_files(client):
+    before = Upload.select().count()
+    nobody = client.post("/api/v1/admin/uploads", data={"file": _phone_photo()})
+    assert nobody.status_code == 401 and nobody.get_json()["error"]["code"] == "admin_unauthorized"
+    auditor = client.post("/api/v1/admin/uploads", data={"file": _phone_photo()}, headers={"X-Test-Console": "auditor::审计"})
+    assert auditor.status_code == 403 and auditor.get_json()["error"]["code"] == "forbidden"
+    no_file = client.post("/api/v1/admin/uploads", data={}, headers=COUNTY)
+    assert no_file.status_code == 422 and no_file.get_json()["error"]["field"] == "file"
+    not_a_picture = client.post("/api/v1/admin/uploads", data={"file": (io.BytesIO(b"%PDF-1.4"), "a.jpg")},
+                                headers=COUNTY)
+    assert not_a_picture.status_code in (415, 422)
+    assert not_a_picture.get_json()["error"]["code"] in ("unsupported_media_type", "invalid_image")
+    assert Upload.select().count() == before
