@@ -8,11 +8,14 @@ front (``BEGIN IMMEDIATE``) so two writers never deadlock upgrading a read lock.
 Connections are pooled (``playhouse.pool``): a request returns its connection instead of
 closing it. Closing the last SQLite connection in WAL mode checkpoints the log, which cost
 more than the whole request; a PostgreSQL connection costs a round of authentication.
+A pooled PostgreSQL connection is checked for liveness only after it has sat idle (see
+:class:`_PooledPostgres`).
 """
 from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
@@ -21,8 +24,9 @@ from peewee import Database
 from peewee import DatabaseProxy
 from peewee import PostgresqlDatabase
 from peewee import SqliteDatabase
-from playhouse.db_url import connect as url_connect
+from playhouse.db_url import parse as parse_url
 from playhouse.pool import PooledDatabase
+from playhouse.pool import PooledPostgresqlDatabase
 from playhouse.pool import PooledSqliteDatabase
 
 try:
@@ -54,8 +58,7 @@ def make_database(url: str) -> Database:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return _PooledSqlite(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False, **POOL)
     if parsed.scheme in ("postgres", "postgresql"):
-        rest = url.split("://", 1)[1]
-        return url_connect(f"postgresql+pool://{rest}", **POOL)
+        return _PooledPostgres(**parse_url(url), **POOL)
     raise ValueError(f"unsupported database URL scheme: {parsed.scheme}")
 
 
@@ -142,6 +145,45 @@ class _PooledSqlite(PooledSqliteDatabase):
     def __init__(self, path: str, **kwargs):
         super().__init__(path, **kwargs)
         self.writers = SqliteWriters(path)
+
+
+#: A pooled PostgreSQL connection back in the pool for less than this many seconds is handed
+#: out again without a liveness round trip.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+class _PooledPostgres(PooledPostgresqlDatabase):
+    """PostgreSQL through peewee's pool, which pings a connection only when it has sat idle.
+
+    On every check-out peewee's pool sends ``SELECT 1`` to learn whether the server still holds
+    the connection: a round trip per request, for some requests as long as their own work. A
+    connection returned to the pool less than :data:`PING_AFTER_IDLE_SECONDS` ago was alive
+    then, so it is handed out as it is, as HikariCP does within 500 ms of a connection's last
+    use; one idle for longer is pinged as before. If the server drops a connection within that
+    second (it restarts, or an administrator ends the backend), the next statement on it fails,
+    as a statement in the middle of a request would; the pool then discards it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._returned: dict[int, float] = {}  # connection key -> when it came back to the pool
+
+    def _close(self, conn, close_conn=False):
+        key = self.conn_key(conn)
+        with self._pool_lock:  # re-entrant: the pool's own _close takes it too
+            # Forget first: a connection closed for good must never count as recently used.
+            self._returned.pop(key, None)
+            super()._close(conn, close_conn)
+            if not close_conn and any(c is conn for _, _, c in self._connections):  # back in the pool
+                self._returned[key] = time.monotonic()
+
+    def _is_closed(self, conn):
+        if conn.closed:
+            return True
+        returned = self._returned.get(self.conn_key(conn))
+        if (returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS
+                and self._adapter.txn_status(conn) == self._adapter.txn_idle):
+            return False
+        return super()._is_closed(conn)
 
 
 @contextmanager
