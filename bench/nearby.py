@@ -7,7 +7,7 @@ Loads ``--reports`` open reports spread over the county (Yitong: about 43.0–43
 124.9–125.9 E, 11 categories, the last 30 days), then calls the endpoint in-process through
 Flask's test client (authentication, validation, the query, JSON) ``--runs`` times at random
 points inside the county and prints p50/p99 in milliseconds, the average number of reports
-found, and the database's plan for the query (it must use ``report_status_category_id_lat_lng``,
+found, and the database's plan for the query (it must use ``report_category_id_status_lat_lng``,
 not scan the table). Target: p99 ≤ 20 ms.
 """
 from __future__ import annotations

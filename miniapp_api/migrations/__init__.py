@@ -23,7 +23,6 @@ from miniapp_api.migrations import v012_support_merge
 from miniapp_api.migrations import v013_catalogue_version
 from miniapp_api.migrations import v014_category_help
 from miniapp_api.migrations import v015_resident_follows
-from miniapp_api.migrations import v016_nearby_index
 from miniapp_api.models import SchemaVersion
 
 #: Every migration, in the order it runs.
@@ -39,7 +38,6 @@ STEPS = (
     v013_catalogue_version,
     v014_category_help,
     v015_resident_follows,
-    v016_nearby_index,
 )
 # Numbers are handed out per issue, so a higher one may land before a lower one: in order,
 # without repeats (the lead closes any gap when the lower ones land).

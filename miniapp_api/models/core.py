@@ -300,7 +300,7 @@ class Report(BaseModel):
             (("resident", "id"), False),          # "my reports", newest first
             (("resident", "created_at"), False),  # the daily limit: a count within one range
             (("township", "status"), False),
-            (("status", "category", "lat", "lng"), False),  # reports/nearby: a bounding box (v016)
+            (("category", "status", "lat", "lng"), False),  # reports/nearby: a bounding box (v012)
         )
 
 

@@ -2,7 +2,7 @@
 submission's answer list.
 
 The search is a bounding box on one category's open reports, a range of the index
-``report (status, category_id, lat, lng)`` (v016), then exact distances for the few rows
+``report (category_id, status, lat, lng)`` (v012), then exact distances for the few rows
 inside it: never a scan of the table. Only reports that passed the content check are listed,
 and nothing that identifies a reporter (no resident, no address).
 """
