@@ -3,7 +3,9 @@
 A ``system:<name>`` target names a task. ``system:content_check`` (a report's text) and
 ``system:photo_check`` (its photos, WeChat's image check) are this module's own;
 features keep theirs in their table (``bridges.kinds.Kinds.system_task``), which composition
-installs with :func:`add_tasks`.
+installs with :func:`add_tasks`. The checks see the WeChat client through :class:`Checks`,
+which turns WeChat's refusal for a user who has not used the mini-program lately into the
+domain's ``CannotCheck``.
 """
 from __future__ import annotations
 
@@ -12,9 +14,12 @@ from datetime import datetime
 from typing import Callable
 
 from bridges.errors import PermanentFailure
+from bridges.errors import PlatformError
+from bridges.wechat.errcodes import INACTIVE_USER_ERRCODES
 from bridges.kinds import TASK_DEPENDENCIES
 from bridges.kinds import KindRegistry
 from miniapp_api.models import Delivery
+from miniapp_api.reports.moderation import CannotCheck
 from miniapp_api.reports.moderation import finish_check
 from miniapp_api.reports.photo_checks import run_checks
 
@@ -37,15 +42,44 @@ def add_tasks(tasks: Mapping[str, TaskFn], takes: Mapping[str, str]) -> None:
             _TAKES_SETTINGS.add(target)
 
 
+class Checks:
+    """The WeChat client as the content checks see it.
+
+    WeChat checks content only for a user who used the mini-program in the last two hours or
+    so, and answers errcode 61010 otherwise. The checks' retries cannot change that, so the
+    refusal becomes :class:`~miniapp_api.reports.moderation.CannotCheck`, which they settle.
+    Every other error passes through, and the worker retries or dead-letters it as before."""
+
+    def __init__(self, wechat):
+        self._wechat = wechat
+
+    def msg_sec_check(self, **kwargs):
+        """``msgSecCheck`` v2 (see the client)."""
+        return self._refusal_is_final(self._wechat.msg_sec_check, kwargs)
+
+    def media_check_async(self, **kwargs):
+        """``mediaCheckAsync`` v2 (see the client)."""
+        return self._refusal_is_final(self._wechat.media_check_async, kwargs)
+
+    @staticmethod
+    def _refusal_is_final(call, kwargs):
+        try:
+            return call(**kwargs)
+        except PlatformError as err:
+            if err.errcode in INACTIVE_USER_ERRCODES:
+                raise CannotCheck(str(err)) from None
+            raise
+
+
 @TASKS.register("system:content_check")
 def _content_check(delivery: Delivery, wechat, now: datetime) -> None:
-    finish_check(delivery.event.report, wechat, now)
+    finish_check(delivery.event.report, Checks(wechat), now)
 
 
 @TASKS.register("system:photo_check")
 def _photo_check(delivery: Delivery, bridge: "SystemBridge", now: datetime) -> None:
     event = delivery.event
-    run_checks(event.report, list(event.payload.get("uploads") or []), bridge.wechat,
+    run_checks(event.report, list(event.payload.get("uploads") or []), Checks(bridge.wechat),
                bridge.settings.server.public_base_url, now)
 
 

@@ -23,12 +23,13 @@ it talks to ``https://api.weixin.qq.com``. It enforces the rules of PLATFORMS.md
   (wechatpy sends one).
 - ``POST /wxa/msg_sec_check`` (v2): GET 43302, empty body 44002, not JSON / version≠2 /
   content over 2500 chars 47001, empty content 44002, scene∉1..4 40129, openid never seen
-  40003, openid seen but not active in the last two hours 43104. Verdict by content: a word
+  40003, openid seen but not active in the last two hours 61010 ("user access record
+  expired", as WeChat answers; 43104 is an openid of another app). Verdict by content: a word
   of ``risky_words`` → risky with that word's label, of ``review_words`` → review, else pass.
 - ``POST /wxa/media_check_async`` (v2; GET 43302, empty body 44002, not JSON 47001):
   ``media_url`` missing or not http(s) 47001, ``media_type`` not 1/2 47001, ``version`` ≠ 2
-  47001, scene∉1..4 40129, openid never seen 40003 (the errcodes msgSecCheck uses; the
-  document lists only 0). Answers ``trace_id`` and then **pushes** the verdict, as WeChat does,
+  47001, scene∉1..4 40129, openid never seen 40003, not active in the last two hours 61010
+  (the errcodes msgSecCheck uses; the document lists only 0). Answers ``trace_id`` and then **pushes** the verdict, as WeChat does,
   to the push URL set with ``configure_push`` (the mini-program console's 消息推送 settings): a
   ``wxa_media_check`` event (v2 fields, the ``label`` a string as WeChat sends it), signed
   with the push token, in plaintext or safe mode (AES with the EncodingAESKey, wechatpy's
@@ -88,7 +89,7 @@ TOKEN_TTL = 7200
 TOKEN_OVERLAP = 300  # a retired token keeps working this long after the next one is issued
 STABLE_FORCE_GAP = 30  # force_refresh of the stable token: at most once per this many seconds
 CODE_TTL = 300
-ACTIVE_WINDOW = 2 * 3600  # msgSecCheck wants a user seen in the last two hours
+ACTIVE_WINDOW = 2 * 3600  # the content checks want a user seen in the last two hours
 CONTENT_MAX_CHARS = 2500
 MINIPROGRAM_STATES = ("developer", "trial", "formal")
 LANGS = ("zh_CN", "en_US", "zh_HK", "zh_TW")
@@ -379,6 +380,7 @@ class FakeWechatState:
             openid = body.get("openid")
             if not isinstance(openid, str) or openid not in self.users:
                 raise WxError(40003, "invalid openid")
+            self._require_active(self.users[openid])
             rule = next((r for r in self.media_rules if not r.match or r.match in url), MediaRule("pass", 100))
             trace_id = _rid() + "-" + secrets.token_hex(4)
             job = {"trace_id": trace_id, "openid": openid, "media_url": url, "suggest": rule.suggest,
@@ -584,9 +586,7 @@ class FakeWechatState:
             user = self.users.get(body.get("openid") or "")
             if user is None:
                 raise WxError(40003, "invalid openid")
-            if user.last_active is None or self.now() - user.last_active > ACTIVE_WINDOW:
-                # Known to the app but not seen in the last two hours.
-                raise WxError(43104, "appid and openid not match (user not active in the last 2 hours)")
+            self._require_active(user)
             suggest, label, keyword = self._verdict(content)
             detail = [{"strategy": "content_model", "errcode": 0, "suggest": suggest, "label": label,
                        "prob": 90 if suggest != "pass" else 0}]
@@ -595,6 +595,12 @@ class FakeWechatState:
                                "level": 90 if suggest == "risky" else 60, "keyword": keyword})
             return {"errcode": 0, "errmsg": "ok", "trace_id": _rid(),
                     "result": {"suggest": suggest, "label": label}, "detail": detail}
+
+    def _require_active(self, user) -> None:
+        """The content checks' rule: the user must have used the mini-program in the last two
+        hours, else 61010 (WeChat's "user access record expired")."""
+        if user.last_active is None or self.now() - user.last_active > ACTIVE_WINDOW:
+            raise WxError(61010, "user access record expired (not active in the last 2 hours)")
 
     def _verdict(self, content: str) -> tuple[str, int, str | None]:
         lowered = content.lower()

@@ -35,6 +35,10 @@ class Errcode(NamedTuple):
 # Handled inside the client (invalidate the shared token, refresh once, retry once).
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})
 
+#: The content checks (msgSecCheck, mediaCheckAsync) refuse a user who has not used the
+#: mini-program lately: asking again for the same user cannot help until they come back.
+INACTIVE_USER_ERRCODES = frozenset({61010})
+
 ERRCODES: dict[int, Errcode] = {
     -1: Errcode("system busy", "retry", 5),
     40001: Errcode("invalid credential: bad AppSecret, or access_token invalid / not latest", "token"),
@@ -55,6 +59,8 @@ ERRCODES: dict[int, Errcode] = {
     43101: Errcode("user has not subscribed (no unused one-time consent for this template)", "permanent"),
     43104: Errcode("appid and openid do not match (user not recently active)", "permanent"),
     43302: Errcode("HTTP method not allowed (must POST)", "permanent"),
+    61010: Errcode("user access record expired (the openid has not used the mini-program lately, "
+                   "about two hours)", "permanent"),
     44002: Errcode("empty post data", "permanent"),
     47001: Errcode("data format error", "permanent"),
     47003: Errcode("argument invalid (a template data value breaks its keyword rule)", "permanent"),

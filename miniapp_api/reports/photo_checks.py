@@ -8,7 +8,11 @@
    the photo's public ``/media/<key>`` URL and the openid of the resident it comes from (for a
    completion photo: the report's resident, who will see it), and stores ``pending`` with the
    ``trace_id``. A picture already judged (the same content, uploaded again) takes that
-   verdict without asking again; one already pending waits for the same verdict.
+   verdict without asking again; one already pending waits for the same verdict. WeChat
+   checks only for a user who used the mini-program in the last two hours or so; a photo it
+   refuses to check for that reason (:class:`~miniapp_api.reports.moderation.CannotCheck`,
+   often an official's completion photo days after the report) is settled as ``review``: it
+   stays, and group cards show it as a link, as when WeChat is unsure.
 3. **Judged.** WeChat pushes the verdict to ``/callbacks/wechat`` within 30 minutes;
    :func:`record_verdict` applies it once per trace_id, to every upload of that content.
    ``pass`` and ``review`` keep the photo; ``risky`` withdraws it: hidden from every view
@@ -33,6 +37,7 @@ from miniapp_api.models import Upload
 from miniapp_api.reports import lifecycle
 from miniapp_api.reports.lifecycle import Action
 from miniapp_api.reports.lifecycle import Actor
+from miniapp_api.reports.moderation import CannotCheck
 from miniapp_api.reports.storage import LocalStorage
 from miniapp_api.reports.uploads import media_keys
 from miniapp_api.reports.uploads import photo_out
@@ -88,7 +93,18 @@ def run_checks(report: Report, upload_ids: list[str], wechat, base_url: str, now
         if _follow_same_content(upload, now):
             continue
         openid = (upload.resident.openid if upload.resident_id else Report.get_by_id(report.id).resident.openid)
-        trace_id = wechat.media_check_async(media_url=photo_out(upload, base_url)["url"], openid=openid, scene=SCENE)
+        try:
+            trace_id = wechat.media_check_async(media_url=photo_out(upload, base_url)["url"], openid=openid,
+                                                scene=SCENE)
+        except CannotCheck:
+            # Asking again for the same user cannot help until they come back; never leave the
+            # photo waiting for good. Only this upload: another of the same picture may still
+            # get WeChat's own verdict.
+            with write_tx():
+                (Upload.update(moderation="review")
+                 .where((Upload.id == upload.id) & (Upload.moderation == "unchecked")).execute())
+            log.warning("photo check of upload %s refused (user not active lately): settled as review", upload.id)
+            continue
         with write_tx():
             (Upload.update(moderation="pending", moderation_trace_id=trace_id)
              .where((Upload.id == upload.id) & (Upload.moderation == "unchecked")).execute())

@@ -127,6 +127,22 @@ def test_each_photo_is_checked_by_the_worker_and_a_pass_is_recorded(client, resi
     assert len(client.get(f"/api/v1/reports/{number}", headers=resident["headers"]).get_json()["photos"]) == 2
 
 
+def test_a_photo_wechat_refuses_to_check_for_an_inactive_user_is_settled_as_review(client, resident, wx, run):
+    # The check comes after the user stopped using the mini-program (an official's
+    # completion photo days later, or a worker that was down): WeChat answers 61010. The
+    # photo stays, as "review", instead of being asked for until the delivery dies.
+    p = photo(client, resident)
+    submit(client, resident, photos=[p["id"]])
+    wx.advance(2 * 3600 + 60)
+    run()
+    assert uploads_of(p["id"]).moderation == "review"
+    check = Delivery.get(Delivery.target == "system:photo_check")
+    assert check.state == "sent" and check.attempts == 1
+    asked = wx.snapshot_stats()["calls"]["/wxa/media_check_async"]
+    run()
+    assert wx.snapshot_stats()["calls"]["/wxa/media_check_async"] == asked  # not asked again
+
+
 def test_photos_never_checked_are_asked_for_by_check_photos(client, resident, wx, run, config_file):
     old, new = photo(client, resident), photo(client, resident, (10, 200, 10))
     submit(client, resident, photos=[old["id"], new["id"]])

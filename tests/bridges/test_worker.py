@@ -169,6 +169,24 @@ def test_deferred_content_check_announces_or_rejects(client, residents, fake_wec
     assert body["timeline"][-1]["channel"] == "system" and "内容" in body["timeline"][-1]["note"]
 
 
+def test_a_check_wechat_refuses_for_an_inactive_resident_is_settled_as_review(
+        client, resident, fake_wechat, fake_dingtalk, run):
+    # WeChat is down when the resident submits, and back only after they stopped using the
+    # mini-program: WeChat then refuses to check for them (61010). The report is announced
+    # as "review" instead of waiting for a check that can never come.
+    requests.post(f"{fake_wechat.base_url}/_fake/outage", json={"mode": "busy", "count": 1}, timeout=5)
+    [number] = submit(client, resident)
+    database.connect(reuse_if_open=True)
+    assert Report.get(Report.number == number).moderation == "unchecked"
+    requests.post(f"{fake_wechat.base_url}/_fake/advance", json={"seconds": 2 * 3600 + 60}, timeout=5)
+    run()  # the check, settled; the announcement it records goes out on the next pass
+    run()
+    assert Report.get(Report.number == number).moderation == "review"
+    assert numbers_in(group(fake_dingtalk, "yongsheng")) == [number]
+    check = Delivery.get(Delivery.target == "system:content_check")
+    assert check.state == "sent" and check.attempts == 1  # settled, not retried until dead
+
+
 def test_resident_notification_uses_one_consent(client, resident, fake_wechat, fake_dingtalk, run):
     from miniapp_api.reports import lifecycle
     from miniapp_api.models import utcnow

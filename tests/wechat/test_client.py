@@ -160,7 +160,16 @@ def test_msg_sec_check_wants_a_user_active_in_the_last_two_hours(client, fake, a
 
     with pytest.raises(PlatformError) as excinfo:
         client.msg_sec_check(openid=active_openid, content="你好")
-    assert errcode_of(excinfo) == 43104
+    assert errcode_of(excinfo) == 61010
+
+
+def test_media_check_wants_a_user_active_in_the_last_two_hours(client, fake, active_openid):
+    url = "https://tongxin.example/media/abc.jpg"
+    assert client.media_check_async(media_url=url, openid=active_openid)  # a trace_id
+    fake.clock.advance(2 * 3600 + 1)
+    with pytest.raises(PlatformError) as excinfo:
+        client.media_check_async(media_url=url, openid=active_openid)
+    assert errcode_of(excinfo) == 61010
 
 
 # --- outages ------------------------------------------------------------------------------------

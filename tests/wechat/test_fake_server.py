@@ -176,7 +176,7 @@ def test_msg_sec_check_must_be_posted(fake):
 
 def test_known_but_inactive_user(fake):
     _, openid = fake.login_code()  # never logged in with it
-    assert sec_check(fake, new_token(fake), openid)["errcode"] == 43104
+    assert sec_check(fake, new_token(fake), openid)["errcode"] == 61010  # "user access record expired"
 
 
 # --- /cgi-bin/message/subscribe/send ------------------------------------------------------------
