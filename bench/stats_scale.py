@@ -139,8 +139,9 @@ def load(db_url: str, settings, n_reports: int, n_open: int, due_share: float, s
     categories = [(c.id, c.level, c.accept_hours, c.resolve_hours) for c in Category.select()]
     raw = database.connection()
     cur = raw.cursor()
-    _copy(cur, "resident", ["openid", "unionid", "session_key", "nickname", "created_at", "last_login_at"],
-          ((f"o-bench-{i:06d}", None, "", "", _ts(NOW - timedelta(days=400)), _ts(NOW)) for i in range(RESIDENTS)))
+    # ``follows`` is NOT NULL (v015) and its default is peewee's, so COPY gives it.
+    _copy(cur, "resident", ["openid", "unionid", "session_key", "nickname", "created_at", "last_login_at", "follows"],
+          ((f"o-bench-{i:06d}", None, "", "", _ts(NOW - timedelta(days=400)), _ts(NOW), 0) for i in range(RESIDENTS)))
     cur.execute("SELECT min(id) FROM resident")
     first_resident = cur.fetchone()[0]
 
