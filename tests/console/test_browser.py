@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import requests
@@ -44,9 +46,16 @@ def db_url(tmp_path) -> str:
 
 @pytest.fixture
 def settings_dict(settings_dict):
-    # Served over plain http on 127.0.0.1: the cookie must not be Secure-only here.
-    settings_dict["server"]["public_base_url"] = "http://127.0.0.1"
+    # Served over plain http on 127.0.0.1 (the cookie must not be Secure-only here), on a port
+    # chosen now, so that links and pictures point at the server the browser talks to.
+    settings_dict["server"]["public_base_url"] = f"http://127.0.0.1:{_free_port()}"
     return settings_dict
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +70,7 @@ def browser():
 
 @pytest.fixture
 def server(app, accounts):
-    s = serve_in_thread(app)
+    s = serve_in_thread(app, port=urlparse(app.config["TONGXIN_SETTINGS"].server.public_base_url).port)
     yield s
     s.shutdown()
 

@@ -28,6 +28,7 @@ from tests.console.test_browser import server  # noqa: F401
 from tests.console.test_browser import settings_dict  # noqa: F401
 from tests.console.test_browser import shot
 from tests.console.test_notices import local_input as at
+from tests.api.test_uploads import jpeg_with_gps
 from tests.conftest import report_body
 from tests.factories import make_official
 
@@ -47,7 +48,7 @@ def say(fake_dingtalk, server, clock, run, code: str, staff_id: str, text: str) 
     return replies[0]["text"]
 
 
-def test_write_publish_acknowledge_and_withdraw_a_notice(page, server, fake_dingtalk, clock, run):  # noqa: F811
+def test_write_publish_acknowledge_and_withdraw_a_notice(page, server, fake_dingtalk, clock, run, tmp_path):  # noqa: F811
     database.connect(reuse_if_open=True)
     make_official("王永盛", "ys-a", duty_post="A", mobile="13900000001")
     database.close()
@@ -62,9 +63,18 @@ def test_write_publish_acknowledge_and_withdraw_a_notice(page, server, fake_ding
     assert "降温 12 度" in page.inner_text("#preview-resident")
     assert "onerror" not in page.inner_html("#preview")
     assert "收到 N0000" in page.inner_text("#preview-card")
+    # A picture from the phone: stored with 预览, then kept (ticked) for 发布.
+    picture = tmp_path / "现场.jpg"
+    picture.write_bytes(jpeg_with_gps())
+    page.set_input_files("input[name=images]", str(picture))
+    page.click("#notice-preview")
+    page.wait_for_selector("#preview-resident img.notice-image")
+    assert page.is_checked("#notice-images input[name=image]")
+    assert page.input_value("input[name=title]") == "寒潮防御通知"  # the form came back as written
     shot(page, "15-notice-preview")
     page.click("#notice-publish")
     assert "已发布" in page.inner_text("#notice-status")
+    assert page.locator("#preview-resident img.notice-image").count() == 1
     number = page.inner_text("h1").split()[0]
     run()  # the worker delivers the card to the unit's group
     cards = [m for m in fake_dingtalk.state.messages("cid-yongsheng") if m["via"] != "session"]
@@ -82,7 +92,7 @@ def test_write_publish_acknowledge_and_withdraw_a_notice(page, server, fake_ding
     last = fake_dingtalk.state.messages("cid-yongsheng")[-1]
     assert "通知已撤回" in last["text"] and "时间有误" in last["text"]
     official = page.locator("a:has-text('群里链接打开的页面')").get_attribute("href")
-    page.goto(official.replace("http://127.0.0.1", server.base_url))
+    page.goto(official)
     assert "无需再确认收到" in page.inner_text("#ack-request")
     assert "已撤回" in say(fake_dingtalk, server, clock, run, "yongsheng", "ys-a", f"收到 {number}")
     assert page.console_errors == []
@@ -97,7 +107,7 @@ def test_the_robots_hint_names_the_console_page(page, server, fake_wechat, fake_
     report = requests.post(f"{server.base_url}/api/v1/reports", json=report_body(),
                            headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["number"]
     reply = say(fake_dingtalk, server, clock, run, "yongsheng", "ys-a", f"发起志愿 {report}")
-    path = re.search(r"可在管理后台修改：http://127\.0\.0\.1(/console/campaigns/V\d{4})", reply).group(1)
+    path = re.search(r"可在管理后台修改：http://127\.0\.0\.1:\d+(/console/campaigns/V\d{4})", reply).group(1)
     login(page, "ys_admin")
     page.goto(path)
     assert "志愿协助" in page.inner_text("h1") and report in page.inner_text("main")
