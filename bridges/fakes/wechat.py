@@ -29,8 +29,9 @@ it talks to ``https://api.weixin.qq.com``. It enforces the rules of PLATFORMS.md
 - ``POST /wxa/media_check_async`` (v2; GET 43302, empty body 44002, not JSON 47001):
   ``media_url`` missing or not http(s) 47001, ``media_type`` not 1/2 47001, ``version`` ≠ 2
   47001, scene∉1..4 40129, openid never seen 40003, not active in the last two hours 61010
-  (the errcodes msgSecCheck uses; the document lists only 0). Answers ``trace_id`` and then **pushes** the verdict, as WeChat does,
-  to the push URL set with ``configure_push`` (the mini-program console's 消息推送 settings): a
+  (the errcodes msgSecCheck uses; the document lists only 0). Answers ``trace_id`` and then
+  **pushes** the verdict, as WeChat does, to the push URL set with ``configure_push`` (the
+  mini-program console's 消息推送 settings): a
   ``wxa_media_check`` event (v2 fields, the ``label`` a string as WeChat sends it), signed
   with the push token, in plaintext or safe mode (AES with the EncodingAESKey, wechatpy's
   ``PrpCrypto``; ``msg_signature``). The verdict comes from ``script_media_verdict`` rules
