@@ -207,6 +207,17 @@ def app(settings):
 
 
 @pytest.fixture
+def db(app):
+    """The app's database (SQLite or PostgreSQL), with this thread's connection open."""
+    from miniapp_api.db import database
+
+    database.connect(reuse_if_open=True)
+    yield database
+    if not database.is_closed():
+        database.close()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

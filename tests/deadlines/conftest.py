@@ -83,13 +83,6 @@ def _official(name, staff_id, mobile, post, **where) -> Official:
     return Official.create(name=name, dingtalk_user_id=staff_id, mobile=mobile, duty_post=post, **where)
 
 
-@pytest.fixture
-def db(app):
-    database.connect(reuse_if_open=True)
-    yield
-    if not database.is_closed():
-        database.close()
-
 
 @pytest.fixture
 def org(db) -> Org:

@@ -36,12 +36,6 @@ EXPECTED = {
 ACTIONS = [a for a in Action if a != Action.SUBMIT]
 
 
-@pytest.fixture
-def db(app):
-    database.connect(reuse_if_open=True)
-    yield
-    database.close()
-
 
 def test_table_matches_design():
     assert {(s.value, a.value): t.value for (s, a), t in lifecycle.TRANSITIONS.items()} == EXPECTED

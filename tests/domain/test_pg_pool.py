@@ -15,13 +15,6 @@ from miniapp_api.db import database
 from miniapp_api.db import is_postgres
 
 
-@pytest.fixture
-def db(app):
-    database.connect(reuse_if_open=True)
-    yield
-    if not database.is_closed():
-        database.close()
-
 
 def _pid() -> int:
     return database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]

@@ -21,12 +21,6 @@ from miniapp_api.prepared import Prepared
 from tests.factories import make_report
 
 
-@pytest.fixture
-def db(app):
-    database.connect(reuse_if_open=True)
-    yield
-    database.close()
-
 
 RECENT = Prepared(lambda: Report.select(Report.id, Report.number, Report.created_at, Report.anonymous,
                                         Report.resident)

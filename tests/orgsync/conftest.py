@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from miniapp_api.db import database
 from tests.conftest import GROUP_MEMBERS
 
 EVENT_TOKEN = "tongxin-event-token"
@@ -35,14 +34,6 @@ def members_as_users(fake_app) -> None:
         dept = fake_app.add_department(f"{code}部门")["id"]
         for m in members:
             fake_app.add_user(m["name"], m["mobile"], [dept], m["staff_id"])
-
-
-@pytest.fixture
-def db(app):
-    database.connect(reuse_if_open=True)
-    yield database
-    if not database.is_closed():
-        database.close()
 
 
 from tests.bridges.conftest import run  # noqa: E402,F401  (worker passes on the test clock)
